@@ -1,0 +1,179 @@
+/*
+ * vmkit.h - a virtual-memory system in user space.
+ *
+ * A *system* owns a fixed budget of physical frames, a swap device, a page
+ * replacement policy and the fault engine.  Several *address spaces* share it,
+ * as processes share a kernel.  Memory returned by vmk_map_anon() is ordinary
+ * memory: plain loads and stores from any thread work.  Nothing is resident
+ * until it is touched; when the budget is full, vmkit evicts pages to swap and
+ * brings them back on the next access.  Faults are real MMU faults, delivered
+ * by userfaultfd and resolved in the faulting thread.
+ *
+ * Conventions
+ *   - Calls that return int return 0 on success or a negative errno.
+ *   - Calls that return a pointer return NULL and set errno on failure.
+ *   - All calls are thread-safe.  Faults may happen on any thread at any time.
+ *   - vmkit installs a SIGBUS handler (it chains to a handler installed before
+ *     vmk_system_open(); install yours first).  Threads must not block SIGBUS.
+ *   - The kernel cannot fault in vmkit pages for you: a system call that reads
+ *     or writes a non-resident vmkit page (read(2) into it, for instance)
+ *     fails with EFAULT.  Copy through a buffer of your own.
+ *
+ * Errors a program sees (besides the negative errno of a call):
+ *   - An access outside every mapping, or one the protections forbid:
+ *     SIGSEGV, exactly as the kernel gives it.
+ *   - A page that cannot be made resident (swap device full, an I/O error,
+ *     no frame can be freed): SIGBUS to the faulting thread, counted in
+ *     vmk_stats.sigbus and reported once on stderr.  Never wrong data.
+ */
+#ifndef VMKIT_H
+#define VMKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMK_VERSION_MAJOR 0
+#define VMK_VERSION_MINOR 1
+
+/* Page protections (same values as PROT_* of <sys/mman.h>). */
+#define VMK_PROT_NONE  0x0
+#define VMK_PROT_READ  0x1
+#define VMK_PROT_WRITE 0x2
+
+#define VMK_PAGE_SIZE 4096u
+
+typedef struct vmk_system vmk_system; /* frames, swap devices, policy, fault engine */
+typedef struct vmk_space  vmk_space;  /* an address space: VMAs + software page table */
+
+/*
+ * Configuration.  Start from vmk_config_default(), which reads the VMK_*
+ * environment variables named beside each field, then override what you
+ * want.  Sizes in the environment accept K, M, G, T suffixes.
+ */
+typedef struct vmk_config {
+    size_t memory_limit;    /* VMK_MEMORY_LIMIT: bytes of resident frames, whole
+                               system, hard cap.  Default 256 MiB; at least
+                               VMK_MIN_MEMORY_LIMIT. */
+    const char *swap_path;  /* VMK_SWAP_PATH: a file, a block device, or a
+                               directory (an unlinked 0600 file is made in it).
+                               NULL: an unlinked 0600 file in $TMPDIR or /tmp. */
+    size_t swap_size;       /* VMK_SWAP_SIZE: bytes; 0 grows on demand. */
+    const char *policy;     /* VMK_POLICY: "clock" (default) or "fifo". */
+    unsigned fault_around;  /* VMK_FAULT_AROUND: most pages made resident by one
+                               fault on sequential access (zero-fill and swap
+                               read-ahead), 1..64.  Default 16. */
+    unsigned reclaim_batch; /* VMK_RECLAIM_BATCH: pages evicted per reclaim
+                               pass, 1..256.  Default 64. */
+    int verbose;            /* VMK_VERBOSE: 1 prints set-up facts on stderr. */
+    unsigned reserved[8];   /* zero */
+} vmk_config;
+
+#define VMK_MIN_MEMORY_LIMIT ((size_t)1 << 20)
+
+/* Defaults, overridden by VMK_* environment variables. */
+vmk_config vmk_config_default(void);
+
+/*
+ * Open a system.  Errors: -EINVAL (NULL argument, memory_limit below
+ * VMK_MIN_MEMORY_LIMIT or not a multiple of the page size's worth of frames,
+ * fault_around or reclaim_batch out of range, unknown policy), -ENOENT,
+ * -EACCES, -ENOTDIR... (swap_path unusable), -ENOSYS or -EPERM (userfaultfd
+ * unavailable), -EMFILE (too many systems open; at most 16), -ENOMEM.
+ */
+int  vmk_system_open(vmk_system **out, const vmk_config *cfg);
+
+/* Destroy every space still open, release frames, close and free the swap. */
+void vmk_system_close(vmk_system *sys);
+
+/* A new, empty address space.  Errors: -EINVAL, -ENOMEM. */
+int  vmk_space_create(vmk_system *sys, vmk_space **out);
+
+/* Unmap everything in the space and free it.  No thread may still use its memory. */
+void vmk_space_destroy(vmk_space *as);
+
+/*
+ * Map len bytes (rounded up to pages) of zero-filled anonymous memory.
+ * prot is VMK_PROT_NONE or a combination of VMK_PROT_READ and VMK_PROT_WRITE.
+ * Returns the page-aligned address, or NULL with errno EINVAL (NULL space,
+ * len 0 or overflowing, bad prot) or ENOMEM.
+ */
+void *vmk_map_anon(vmk_space *as, size_t len, int prot);
+
+/*
+ * Unmap [addr, addr+len).  addr must be page-aligned and the range must lie
+ * inside mappings of this space (it may span several, and split one).
+ * Resident frames and swap slots of the range are released.
+ * Errors: -EINVAL (NULL, unaligned, len 0 or overflowing, range not fully
+ * mapped by this space).  On error nothing changes.
+ */
+int  vmk_unmap(vmk_space *as, void *addr, size_t len);
+
+/* Change protections of [addr, addr+len); same rules and errors as vmk_unmap,
+ * plus -EINVAL for a bad prot. */
+int  vmk_protect(vmk_space *as, void *addr, size_t len, int prot);
+
+/* What the software page table says about one page.  (The struct has no
+ * typedef: the name vmk_page_info belongs to the function.) */
+typedef enum vmk_page_state {
+    VMK_PAGE_NONE = 0,     /* never touched (or dropped while all zero) */
+    VMK_PAGE_RESIDENT = 1, /* in a frame */
+    VMK_PAGE_SWAPPED = 2,  /* out, in swap slot swap_slot */
+} vmk_page_state;
+
+struct vmk_page_info {
+    vmk_page_state state;
+    int64_t swap_slot;     /* slot holding the page, or -1.  A resident clean
+                              page may keep its slot (swap cache). */
+    unsigned swap_refs;    /* reference count of that slot, 0 if none */
+    int dirty;             /* resident and differs from its swap copy */
+    int referenced;        /* reference bit as the policy sees it */
+    int mapped;            /* the MMU maps it now (a touch will not fault) */
+    int prot;              /* VMK_PROT_* of the mapping */
+};
+
+/* Errors: -EINVAL (NULL), -EFAULT (addr not mapped by this space). */
+int  vmk_page_info(vmk_space *as, const void *addr, struct vmk_page_info *out);
+
+/* Counters, like vmstat.  Pages are VMK_PAGE_SIZE bytes. */
+typedef struct vmk_stats {
+    uint64_t faults;            /* every fault vmkit resolved */
+    uint64_t faults_minor;      /* resolved without I/O (zero-fill, remap, write-enable) */
+    uint64_t faults_major;      /* needed a read from swap */
+    uint64_t pages_zero_filled; /* first touches (fault-around included) */
+    uint64_t pages_swapped_in;  /* read from swap (read-ahead included) */
+    uint64_t pages_swapped_out; /* written to swap */
+    uint64_t pages_evicted;     /* frames taken away (written or dropped clean) */
+    uint64_t pages_dropped_clean; /* evicted without a write: swap copy valid */
+    uint64_t ref_samples;       /* pages unmapped by the policy to see a reference */
+    uint64_t wp_faults;         /* first writes to clean pages */
+    uint64_t sigbus;            /* faults that could not be resolved */
+    uint64_t swap_full;         /* evictions refused: no free swap slot */
+    uint64_t io_errors;         /* failed swap reads or writes */
+    uint64_t resident;          /* pages in frames now */
+    uint64_t resident_peak;     /* most pages in frames at once */
+    uint64_t swap_used;         /* swap slots in use now */
+    uint64_t swap_total;        /* swap slots the device has now */
+    uint64_t frames_total;      /* memory_limit / page size (system only) */
+    uint64_t fault_ns;          /* time threads spent resolving faults */
+} vmk_stats;
+
+/* System-wide counters.  Errors: -EINVAL. */
+int  vmk_stats_get(vmk_system *sys, vmk_stats *out);
+/* Counters of one space (swap_total and frames_total are the system's). */
+int  vmk_space_stats(vmk_space *as, vmk_stats *out);
+
+/* A line per counter, human-readable, like vmstat. */
+void vmk_stats_print(const vmk_stats *st, FILE *f);
+
+/* Text for a negative errno returned by vmkit (or a positive errno). */
+const char *vmk_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VMKIT_H */

@@ -1,0 +1,350 @@
+/*
+ * fault.c - the life of a page fault.
+ *
+ * A thread touches a page the MMU does not map (or writes a page mapped
+ * write-protected).  The kernel finds the VMA registered with userfaultfd in
+ * SIGBUS mode and sends SIGBUS to that thread, which runs vmk_sigbus() here
+ * and resolves its own fault, on its own CPU (PLATFORM.md: handing faults to
+ * a sleeping thread elsewhere costs ~50 us; this costs a few).  Then the
+ * handler returns and the instruction runs again, now against a mapped page.
+ *
+ *   1. Find the system and VMA that hold the address (maplock shared).  None:
+ *      not ours, pass the signal to whatever handler was there before.
+ *   2. Lock the page's entry (BUSY); if another thread holds it, sleep until
+ *      it is done, then look again: the page may be resident by now.
+ *   3. By the entry:
+ *      never touched  get frames (reclaiming if need be), zero them in the
+ *                     frame-store with one fallocate, map them with one
+ *                     UFFDIO_CONTINUE.  On sequential access the run grows
+ *                     (fault-around, below).
+ *      swapped        get frames, read the slot (and the following slots that
+ *                     hold the following pages: read-ahead) into a bounce
+ *                     buffer, copy into the frame-store, map write-protected:
+ *                     the page is clean, its slot stays valid (swap cache).
+ *      resident       a minor fault: the policy had unmapped it to see a
+ *                     reference, or this is the first write to a clean page.
+ *                     Set REF; on a write set DIRTY, drop the swap copy and
+ *                     lift write protection; map it again.
+ *   4. Unlock the entries (waking sleepers); count; return.
+ *
+ * Fault-around and read-ahead: the window is the number of resident pages
+ * just below the faulting one (up to fault_around), so it starts at 1 and
+ * doubles while a thread streams through memory, and stays at 1 for random
+ * access.  Extra pages are locked with trylock only, so a fault never waits
+ * for a neighbour, and they take frames only if reclaim has them.
+ *
+ * Errors (no frame, swap full, I/O error): the thread gets SIGBUS from the
+ * handler that was installed before vmkit, or the default action.
+ */
+#include "internal.h"
+#include "mmu.h"
+#include "store.h"
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <ucontext.h>
+#include <sys/mman.h>
+
+static struct sigaction old_sigbus;
+static _Atomic int handler_installed;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+char *bounce_get(struct vmk_system *sys, int *idx)
+{
+    for (;;) {
+        uint32_t busy = atomic_load_explicit(&sys->bounce_busy, memory_order_relaxed);
+        for (int i = 0; i < BOUNCE_BUFS; i++) {
+            if (busy & (1u << i))
+                continue;
+            if (atomic_compare_exchange_weak_explicit(&sys->bounce_busy, &busy, busy | (1u << i),
+                                                      memory_order_acquire, memory_order_relaxed)) {
+                *idx = i;
+                return sys->bounce + (size_t)i * FA_MAX * PAGE_SIZE_;
+            }
+            break;
+        }
+        sched_yield();
+    }
+}
+
+void bounce_put(struct vmk_system *sys, int idx)
+{
+    atomic_fetch_and_explicit(&sys->bounce_busy, ~(1u << idx), memory_order_release);
+}
+
+static void count(struct vmk_system *sys, struct vmk_space *as, enum vmk_counter k, int64_t n)
+{
+    ctr_add(&sys->ctr, k, n);
+    ctr_add(&as->ctr, k, n);
+}
+
+/* Resident pages right below pg (within the VMA), plus one: the window. */
+static uint32_t seq_window(struct vmk_system *sys, struct vmk_vma *vma, size_t pg)
+{
+    uint32_t w = 1, max = sys->cfg.fault_around;
+    while (w < max && pg >= vma->pgoff + w &&
+           (pte_read(&vma->obj->ptes[pg - w]) & PTE_RES))
+        w++;
+    return w;
+}
+
+/* Lock pages pg+1.. while they are free of BUSY and in the state `match`
+ * (compared under mask); slot_step: 1 to also require consecutive slots.
+ * Returns how many pages from pg on (pg itself, already locked, included). */
+static uint32_t lock_neighbours(struct vmk_vma *vma, size_t pg, uint32_t want, uint64_t first,
+                                uint64_t *vals, int same_kind_swapped)
+{
+    size_t end = vma_page(vma, vma->end);
+    uint32_t n = 1;
+    vals[0] = first;
+    while (n < want && pg + n < end) {
+        uint64_t v;
+        if (!pte_trylock(&vma->obj->ptes[pg + n], &v))
+            break;
+        int ok = same_kind_swapped
+                     ? ((v & (PTE_RES | PTE_SWAP)) == PTE_SWAP && pte_slot(v) == pte_slot(first) + n)
+                     : v == 0;
+        if (!ok) {
+            pte_unlock(&vma->obj->ptes[pg + n], v);
+            break;
+        }
+        vals[n++] = v;
+    }
+    return n;
+}
+
+static void unlock_run(struct vmk_object *o, size_t pg, uint32_t n, const uint64_t *vals)
+{
+    for (uint32_t i = 0; i < n; i++)
+        pte_unlock(&o->ptes[pg + i], vals[i]);
+}
+
+/* Record n pages as resident in frames fr and unlock them. */
+static void publish_run(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32_t n,
+                        const uint32_t *fr, const uint64_t *newvals)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        frame_set_owner(&sys->frames, fr[i], o, (uint32_t)(pg + i));
+        sys->policy.ops->filled(&sys->policy, fr[i]);
+        pte_unlock(&o->ptes[pg + i], pte_with_frame(newvals[i], fr[i]));
+    }
+    uint64_t r = ctr_get(&sys->ctr, C_RESIDENT) + n;
+    ctr_add(&sys->ctr, C_RESIDENT, n);
+    ctr_add(&o->owner->ctr, C_RESIDENT, n);
+    ctr_max(&sys->ctr, C_RESIDENT_PEAK, r);
+    ctr_max(&o->owner->ctr, C_RESIDENT_PEAK, ctr_get(&o->owner->ctr, C_RESIDENT));
+}
+
+/* First touch: zero-filled frames for pg and, on sequential access, the pages after it. */
+static int fault_zero(struct vmk_system *sys, struct vmk_vma *vma, size_t pg)
+{
+    struct vmk_object *o = vma->obj;
+    uint64_t vals[FA_MAX];
+    uint32_t fr[FA_MAX];
+    uint32_t n = lock_neighbours(vma, pg, seq_window(sys, vma, pg), 0, vals, 0);
+    int got = frames_get(sys, 1, n, fr);
+    if (got < 0) {
+        unlock_run(o, pg, n, vals);
+        return got;
+    }
+    unlock_run(o, pg + (uint32_t)got, n - (uint32_t)got, vals + got);
+    n = (uint32_t)got;
+    int r = store_zero(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_),
+                       (size_t)n << PAGE_SHIFT_);
+    if (r == 0)
+        r = mmu_continue(sys->uffd, vma_addr(vma, pg), (size_t)n << PAGE_SHIFT_, false);
+    if (r < 0) {
+        store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), (size_t)n << PAGE_SHIFT_);
+        frames_free(&sys->frames, fr, n);
+        unlock_run(o, pg, n, vals);
+        return r;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        vals[i] = PTE_RES | PTE_DIRTY | PTE_MAPPED | PTE_REF;
+    publish_run(sys, o, pg, n, fr, vals);
+    count(sys, o->owner, C_FAULTS_MINOR, 1);
+    count(sys, o->owner, C_ZERO_FILLED, n);
+    return 0;
+}
+
+/* The first write to a clean resident page: it now differs from its swap copy. */
+static int make_dirty(struct vmk_system *sys, uintptr_t addr, uint64_t *v)
+{
+    if (*v & PTE_SWAP)
+        swap_put(&sys->swap, pte_slot(*v), 1);
+    *v = pte_without_slot(*v) | PTE_DIRTY;
+    return mmu_writeprotect(sys->uffd, addr, PAGE_SIZE_, false);
+}
+
+/* Swapped out: read the slot (and read-ahead) back into frames. */
+static int fault_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, uint64_t v,
+                        int write)
+{
+    struct vmk_object *o = vma->obj;
+    uint64_t vals[FA_MAX];
+    uint32_t fr[FA_MAX];
+    uint32_t n = lock_neighbours(vma, pg, seq_window(sys, vma, pg), v, vals, 1);
+    int got = frames_get(sys, 1, n, fr);
+    if (got < 0) {
+        unlock_run(o, pg, n, vals);
+        return got;
+    }
+    unlock_run(o, pg + (uint32_t)got, n - (uint32_t)got, vals + got);
+    n = (uint32_t)got;
+    int bi;
+    char *buf = bounce_get(sys, &bi);
+    size_t len = (size_t)n << PAGE_SHIFT_;
+    uintptr_t addr = vma_addr(vma, pg);
+    int r = swap_read(&sys->swap, pte_slot(v), buf, n);
+    if (r < 0) {
+        ctr_add(&sys->ctr, C_IO_ERRORS, 1);
+        report_once(&sys->said_io, "vmkit: I/O error reading swap; the faulting thread gets SIGBUS");
+    }
+    if (r == 0)
+        r = store_write(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), buf, len);
+    bounce_put(sys, bi);
+    if (r == 0)
+        r = mmu_continue(sys->uffd, addr, len, true);
+    if (r < 0) {
+        store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), len);
+        frames_free(&sys->frames, fr, n);
+        unlock_run(o, pg, n, vals);
+        return r;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        vals[i] = (vals[i] & ~(PTE_DIRTY)) | PTE_RES | PTE_MAPPED | PTE_REF;
+    if (write)
+        make_dirty(sys, addr, &vals[0]);
+    publish_run(sys, o, pg, n, fr, vals);
+    count(sys, o->owner, C_FAULTS_MAJOR, 1);
+    count(sys, o->owner, C_SWAPPED_IN, n);
+    return 0;
+}
+
+/* Resident but not mapped here, or the first write to a clean page. */
+static int fault_minor(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, uint64_t v,
+                       int write)
+{
+    struct vmk_object *o = vma->obj;
+    uintptr_t addr = vma_addr(vma, pg);
+    int r = 0;
+    if (write && !(v & PTE_DIRTY)) {
+        r = make_dirty(sys, addr, &v);
+        count(sys, o->owner, C_WP_FAULTS, 1);
+    }
+    if (r == 0)
+        r = mmu_continue(sys->uffd, addr, PAGE_SIZE_, !(v & PTE_DIRTY));
+    if (r == 0)
+        v |= PTE_MAPPED | PTE_REF;
+    pte_unlock(&o->ptes[pg], v);
+    count(sys, o->owner, C_FAULTS_MINOR, 1);
+    return r;
+}
+
+/* Resolve a fault at addr in vma (maplock held shared). */
+static int fault_resolve(struct vmk_system *sys, struct vmk_vma *vma, uintptr_t addr, int write)
+{
+    size_t pg = vma_page(vma, addr);
+    uint64_t v = pte_lock(&vma->obj->ptes[pg]);
+    if (v & PTE_RES)
+        return fault_minor(sys, vma, pg, v, write);
+    if (v & PTE_SWAP)
+        return fault_swapin(sys, vma, pg, v, write);
+    return fault_zero(sys, vma, pg);
+}
+
+struct fault_ctx { uintptr_t addr; int write; int result; };
+
+static int fault_try_system(struct vmk_system *sys, void *arg)
+{
+    struct fault_ctx *fc = arg;
+    rw_read_lock(&sys->maplock);
+    struct vmk_vma *vma = vma_find(sys, fc->addr);
+    if (!vma) {
+        rw_read_unlock(&sys->maplock);
+        return 0;
+    }
+    uint64_t t0 = mono_ns();
+    int r = fault_resolve(sys, vma, fc->addr & ~(uintptr_t)(PAGE_SIZE_ - 1), fc->write);
+    uint64_t dt = mono_ns() - t0;
+    struct vmk_space *as = vma->obj->owner;
+    count(sys, as, C_FAULTS, 1);
+    count(sys, as, C_FAULT_NS, (int64_t)dt);
+    if (r < 0) {
+        count(sys, as, C_SIGBUS, 1);
+        if (r == -ENOSPC)
+            report_once(&sys->said_swapfull,
+                        "vmkit: swap is full and no frame can be freed; the faulting thread gets SIGBUS");
+        else
+            report_once(&sys->said_oom,
+                        "vmkit: a page could not be made resident; the faulting thread gets SIGBUS");
+    }
+    rw_read_unlock(&sys->maplock);
+    fc->result = r < 0 ? r : 1;
+    return 1;
+}
+
+/* Hand the signal to the handler that was there before vmkit (or the default). */
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+    if (old_sigbus.sa_flags & SA_SIGINFO) {
+        old_sigbus.sa_sigaction(sig, si, uc);
+        return;
+    }
+    if (old_sigbus.sa_handler != SIG_DFL && old_sigbus.sa_handler != SIG_IGN) {
+        old_sigbus.sa_handler(sig);
+        return;
+    }
+    /* Default action: restore it; the faulting access runs again and the
+     * kernel's SIGBUS now terminates the process, as it would have. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGBUS, &dfl, NULL);
+}
+
+static void vmk_sigbus(int sig, siginfo_t *si, void *ucv)
+{
+    int saved = errno;
+    ucontext_t *uc = ucv;
+    struct fault_ctx fc = {
+        .addr = (uintptr_t)si->si_addr,
+#if defined(__x86_64__)
+        .write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0,   /* page-fault error code: W */
+#else
+        .write = 1,
+#endif
+    };
+    registry_read_lock();
+    int ours = registry_for_each(fault_try_system, &fc);
+    registry_read_unlock();
+    if (!ours || fc.result < 0)
+        chain(sig, si, ucv);
+    errno = saved;
+}
+
+/* Install the SIGBUS handler once per process, remembering the old one. */
+int fault_install_handler(void)
+{
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&handler_installed, &expect, 1))
+        return 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = vmk_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGBUS, &sa, &old_sigbus) < 0) {
+        atomic_store(&handler_installed, 0);
+        return -errno;
+    }
+    return 0;
+}

@@ -1,0 +1,144 @@
+/*
+ * internal.h - the objects of vmkit and how they hold together.
+ *
+ *   vmk_system  owns the frame-store (one memfd), the frames' core map, the
+ *               swap device, the policy, and every space and VMA.  Its
+ *               maplock (rwlock) guards the VMA list: faults take it shared,
+ *               map/unmap/protect/destroy take it exclusive.
+ *   vmk_space   an address space: its VMAs (in the system's sorted list) and
+ *               its counters.
+ *   vmk_vma     [start, end) of the process's address space, mapped
+ *               MAP_SHARED from the frame-store at the offset of its object,
+ *               registered with userfaultfd (MISSING | MINOR | WP).
+ *   vmk_object  the pages behind one or more VMAs: a range of frame-store
+ *               offsets and the software page table of those pages.
+ *
+ * See docs/ARCHITECTURE.md for the locking order and the life of a fault.
+ */
+#ifndef VMK_INTERNAL_H
+#define VMK_INTERNAL_H
+
+#include "vmkit.h"
+#include "lock.h"
+#include "pte.h"
+#include "stats.h"
+#include "frames.h"
+#include "swap.h"
+#include "policy.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <string.h>
+
+#define PAGE_SIZE_   4096u
+#define PAGE_SHIFT_  12
+#define FA_MAX       64          /* largest fault-around / read-ahead window */
+#define BOUNCE_BUFS  16          /* I/O buffers shared by faulting threads */
+#define VMK_MAX_SYSTEMS 16
+
+#define VMK_HIDDEN __attribute__((visibility("hidden")))
+#define VMK_API __attribute__((visibility("default")))
+
+struct vmk_object {
+    struct vmk_system *sys;
+    struct vmk_space *owner;     /* whose counters its pages charge */
+    uint64_t base;               /* byte offset of page 0 in the frame-store */
+    size_t npages;
+    pte_t *ptes;                 /* npages entries (lazily backed mmap) */
+    struct vmk_vma **vmas;       /* VMAs that map part of it; maplock */
+    int nvmas, cap_vmas;
+};
+
+struct vmk_vma {
+    uintptr_t start, end;
+    int prot;
+    struct vmk_space *space;
+    struct vmk_object *obj;
+    size_t pgoff;                /* object page of start */
+};
+
+struct vmk_space {
+    struct vmk_system *sys;
+    struct vmk_counters ctr;     /* atomics */
+};
+
+struct vmk_system {
+    vmk_config cfg;
+    char *swap_path;             /* copies of cfg strings */
+    char *policy_name;
+    int uffd;
+    int store_fd;                /* the frame-store: a memfd, pages = frames */
+    uint64_t store_next;         /* next free offset; maplock (write) */
+
+    vmk_rwlock maplock;
+    struct vmk_vma **vmas;       /* sorted by start; maplock */
+    size_t nvmas, cap_vmas;
+    struct vmk_space **spaces;   /* maplock */
+    size_t nspaces, cap_spaces;
+
+    struct frames frames;
+    struct swapdev swap;
+    struct policy policy;
+
+    vmk_mutex reclaim_lock;      /* one reclaimer at a time; guards the scratch below */
+    struct reclaim_scratch *rs;
+
+    char *bounce;                /* BOUNCE_BUFS buffers of FA_MAX pages */
+    _Atomic uint32_t bounce_busy;
+
+    struct vmk_counters ctr;     /* system totals */
+    _Atomic int said_swapfull, said_io, said_oom;
+};
+
+/* system.c */
+VMK_HIDDEN int  registry_for_each(int (*fn)(struct vmk_system *, void *), void *arg);
+VMK_HIDDEN void registry_read_lock(void);
+VMK_HIDDEN void registry_read_unlock(void);
+VMK_HIDDEN struct vmk_system *registry_get(int i);
+
+/* vma.c: the sorted VMA list of a system (maplock held) */
+VMK_HIDDEN struct vmk_vma *vma_find(struct vmk_system *sys, uintptr_t addr);
+VMK_HIDDEN size_t vma_index_of(struct vmk_system *sys, uintptr_t addr);
+VMK_HIDDEN int  vma_insert(struct vmk_system *sys, struct vmk_vma *v);
+VMK_HIDDEN void vma_remove_at(struct vmk_system *sys, size_t i);
+VMK_HIDDEN int  vma_split(struct vmk_system *sys, size_t i, uintptr_t at);
+VMK_HIDDEN int  vma_range_covered(struct vmk_system *sys, struct vmk_space *as, uintptr_t lo,
+                                  uintptr_t hi);
+VMK_HIDDEN int  vma_reserve(struct vmk_system *sys, size_t extra);
+static inline size_t vma_page(const struct vmk_vma *v, uintptr_t addr)
+{
+    return v->pgoff + ((addr - v->start) >> PAGE_SHIFT_);
+}
+static inline uintptr_t vma_addr(const struct vmk_vma *v, size_t pg)
+{
+    return v->start + ((pg - v->pgoff) << PAGE_SHIFT_);
+}
+
+/* object.c */
+VMK_HIDDEN struct vmk_object *object_create(struct vmk_system *sys, struct vmk_space *owner,
+                                           size_t npages);
+VMK_HIDDEN void object_release_pages(struct vmk_object *o, size_t first, size_t n);
+VMK_HIDDEN int  object_add_vma(struct vmk_object *o, struct vmk_vma *v);
+VMK_HIDDEN void object_del_vma(struct vmk_object *o, struct vmk_vma *v);
+VMK_HIDDEN void object_zap(struct vmk_object *o, size_t pg, size_t n);
+
+/* fault.c */
+VMK_HIDDEN int  fault_install_handler(void);
+
+/* reclaim.c */
+VMK_HIDDEN int  reclaim_init(struct vmk_system *sys);
+VMK_HIDDEN void reclaim_fini(struct vmk_system *sys);
+VMK_HIDDEN int  frames_get(struct vmk_system *sys, size_t min, size_t want, uint32_t *out);
+VMK_HIDDEN void frames_put_page(struct vmk_system *sys, struct vmk_object *o, size_t pg,
+                                uint32_t f);
+
+/* bounce buffers (fault.c) */
+VMK_HIDDEN char *bounce_get(struct vmk_system *sys, int *idx);
+VMK_HIDDEN void  bounce_put(struct vmk_system *sys, int idx);
+
+/* report.c: one line on stderr, once per kind */
+VMK_HIDDEN void report_once(_Atomic int *flag, const char *msg);
+
+#endif

@@ -1,0 +1,136 @@
+/*
+ * mmu.c - userfaultfd and the kernel's view of vmkit mappings.
+ *
+ * Every VMA is a MAP_SHARED window on the frame-store memfd, registered for
+ * three kinds of userfault, all delivered as SIGBUS to the faulting thread
+ * (UFFD_FEATURE_SIGBUS: no handler thread, no cross-CPU wake-up):
+ *   MISSING  the page is not in the frame-store (never touched, or evicted);
+ *   MINOR    the page is in the frame-store but the MMU does not map it here
+ *            (the policy unmapped it to observe the next reference);
+ *   WP       a write to a page mapped write-protected (clean in swap cache).
+ * UFFDIO_CONTINUE maps frame-store pages into the MMU, a range at a time.
+ *
+ * The installed kernel headers may be older than the running kernel: the
+ * newer constants are defined here.
+ */
+#include "internal.h"
+#include "mmu.h"
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#ifndef UFFDIO_CONTINUE_MODE_WP
+#define UFFDIO_CONTINUE_MODE_WP ((__u64)1 << 1)
+#endif
+#ifndef UFFD_FEATURE_MINOR_SHMEM
+#define UFFD_FEATURE_MINOR_SHMEM (1 << 10)
+#endif
+#ifndef UFFD_FEATURE_WP_HUGETLBFS_SHMEM
+#define UFFD_FEATURE_WP_HUGETLBFS_SHMEM (1 << 12)
+#endif
+
+#define NEEDED_FEATURES (UFFD_FEATURE_SIGBUS | UFFD_FEATURE_MISSING_SHMEM | \
+                         UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_WP_HUGETLBFS_SHMEM)
+
+int mmu_uffd_open(int *fdp)
+{
+    /* User-mode-only faults need no privilege; root may use either. */
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (fd < 0)
+        fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return errno == ENOSYS ? -ENOSYS : -errno;
+    struct uffdio_api api = { .api = UFFD_API, .features = NEEDED_FEATURES };
+    if (ioctl(fd, UFFDIO_API, &api) < 0) {
+        int e = errno;
+        close(fd);
+        return e == EINVAL ? -ENOTSUP : -e;
+    }
+    *fdp = fd;
+    return 0;
+}
+
+static int to_prot(int vprot)
+{
+    return (vprot & VMK_PROT_READ ? PROT_READ : 0) | (vprot & VMK_PROT_WRITE ? PROT_WRITE : 0);
+}
+
+void *mmu_map(int uffd, int store_fd, uint64_t off, size_t len, int prot, int *err)
+{
+    void *p = mmap(NULL, len, to_prot(prot), MAP_SHARED | MAP_NORESERVE, store_fd, (off_t)off);
+    if (p == MAP_FAILED) {
+        *err = -errno;
+        return NULL;
+    }
+    madvise(p, len, MADV_NOHUGEPAGE);
+    struct uffdio_register reg = {
+        .range = { .start = (uintptr_t)p, .len = len },
+        .mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR |
+                UFFDIO_REGISTER_MODE_WP,
+    };
+    if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+        *err = -errno;
+        munmap(p, len);
+        return NULL;
+    }
+    return p;
+}
+
+int mmu_unmap(void *addr, size_t len)
+{
+    return munmap(addr, len) == 0 ? 0 : -errno;
+}
+
+int mmu_protect(void *addr, size_t len, int prot)
+{
+    return mprotect(addr, len, to_prot(prot)) == 0 ? 0 : -errno;
+}
+
+int mmu_continue(int uffd, uintptr_t addr, size_t len, bool wp)
+{
+    uintptr_t end = addr + len;
+    while (addr < end) {
+        struct uffdio_continue c = {
+            .range = { .start = addr, .len = end - addr },
+            .mode = wp ? UFFDIO_CONTINUE_MODE_WP : 0,
+        };
+        if (ioctl(uffd, UFFDIO_CONTINUE, &c) == 0)
+            return 0;
+        if (errno == EAGAIN && c.mapped > 0) {   /* partial: stopped at a mapped page */
+            addr += (uintptr_t)c.mapped;
+            continue;
+        }
+        if (errno == EEXIST) {                    /* this page is mapped already */
+            addr += PAGE_SIZE_;
+            continue;
+        }
+        if (errno == EAGAIN || errno == EINTR)
+            continue;
+        return -errno;
+    }
+    return 0;
+}
+
+int mmu_writeprotect(int uffd, uintptr_t addr, size_t len, bool wp)
+{
+    struct uffdio_writeprotect w = {
+        .range = { .start = addr, .len = len },
+        .mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+    };
+    for (;;) {
+        if (ioctl(uffd, UFFDIO_WRITEPROTECT, &w) == 0)
+            return 0;
+        if (errno != EAGAIN && errno != EINTR)
+            return -errno;
+    }
+}
+
+int mmu_zap(uintptr_t addr, size_t len)
+{
+    return madvise((void *)addr, len, MADV_DONTNEED) == 0 ? 0 : -errno;
+}

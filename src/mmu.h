@@ -1,0 +1,25 @@
+/*
+ * mmu.h - the only code that talks to the kernel about user mappings:
+ * mmap/mprotect/munmap/madvise and the userfaultfd ioctls.
+ */
+#ifndef VMK_MMU_H
+#define VMK_MMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+int   mmu_uffd_open(int *fd);
+/* Map len bytes of the frame-store at offset off, register them with uffd. */
+void *mmu_map(int uffd, int store_fd, uint64_t off, size_t len, int prot, int *err);
+int   mmu_unmap(void *addr, size_t len);
+int   mmu_protect(void *addr, size_t len, int prot);
+/* Map pages that are in the frame-store into the MMU.  wp: write-protected,
+ * so the first write faults.  Pages already mapped are skipped.  0 or -errno. */
+int   mmu_continue(int uffd, uintptr_t addr, size_t len, bool wp);
+/* Set or clear write protection of mapped pages.  0 or -errno. */
+int   mmu_writeprotect(int uffd, uintptr_t addr, size_t len, bool wp);
+/* Drop the MMU's mapping of pages (they stay in the frame-store). */
+int   mmu_zap(uintptr_t addr, size_t len);
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * object.c - the pages behind VMAs: a range of the frame-store and its page table.
+ *
+ * An object is made by vmk_map_anon() for the whole mapping; unmap and
+ * protect may split the VMA, and the pieces keep naming the one object at
+ * their own page offsets.  When the last VMA goes, the object is freed.
+ * All of this runs with the system's maplock held for writing, so no fault
+ * or reclaim runs beside it.
+ */
+#include "internal.h"
+#include "mmu.h"
+#include "store.h"
+#include <stdlib.h>
+#include <sys/mman.h>
+
+static size_t pt_bytes(size_t npages)
+{
+    return (npages * sizeof(pte_t) + PAGE_SIZE_ - 1) & ~(size_t)(PAGE_SIZE_ - 1);
+}
+
+struct vmk_object *object_create(struct vmk_system *sys, struct vmk_space *owner, size_t npages)
+{
+    if (sys->store_next + ((uint64_t)npages << PAGE_SHIFT_) > STORE_SIZE)
+        return NULL;
+    struct vmk_object *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    /* The page table is backed lazily: untouched stretches cost nothing. */
+    o->ptes = mmap(NULL, pt_bytes(npages), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (o->ptes == MAP_FAILED) {
+        free(o);
+        return NULL;
+    }
+    o->sys = sys;
+    o->owner = owner;
+    o->npages = npages;
+    o->base = sys->store_next;
+    /* A guard page between objects keeps their offsets from ever touching. */
+    sys->store_next += ((uint64_t)npages + 1) << PAGE_SHIFT_;
+    return o;
+}
+
+static void object_free(struct vmk_object *o)
+{
+    munmap(o->ptes, pt_bytes(o->npages));
+    free(o->vmas);
+    free(o);
+}
+
+int object_add_vma(struct vmk_object *o, struct vmk_vma *v)
+{
+    if (o->nvmas == o->cap_vmas) {
+        int cap = o->cap_vmas ? 2 * o->cap_vmas : 2;
+        struct vmk_vma **n = realloc(o->vmas, (size_t)cap * sizeof *n);
+        if (!n)
+            return -ENOMEM;
+        o->vmas = n;
+        o->cap_vmas = cap;
+    }
+    o->vmas[o->nvmas++] = v;
+    return 0;
+}
+
+/* Forget v; the object is freed with its last VMA. */
+void object_del_vma(struct vmk_object *o, struct vmk_vma *v)
+{
+    for (int i = 0; i < o->nvmas; i++) {
+        if (o->vmas[i] == v) {
+            o->vmas[i] = o->vmas[--o->nvmas];
+            break;
+        }
+    }
+    if (o->nvmas == 0)
+        object_free(o);
+}
+
+/*
+ * Release pages [first, first+n): frames back to the free stack, swap slots
+ * dropped, entries back to "never touched", the frame-store range punched
+ * and the page-table memory of whole pages returned to the OS.
+ */
+void object_release_pages(struct vmk_object *o, size_t first, size_t n)
+{
+    struct vmk_system *sys = o->sys;
+    uint64_t freed = 0;
+    for (size_t pg = first; pg < first + n; pg++) {
+        uint64_t v = atomic_load_explicit(&o->ptes[pg], memory_order_relaxed);
+        if (!v)
+            continue;
+        if (v & PTE_RES) {
+            uint32_t f = pte_frame(v);
+            frames_free(&sys->frames, &f, 1);
+            freed++;
+        }
+        if (v & PTE_SWAP)
+            swap_put(&sys->swap, pte_slot(v), 1);
+        atomic_store_explicit(&o->ptes[pg], 0, memory_order_relaxed);
+    }
+    ctr_add(&sys->ctr, C_RESIDENT, -(int64_t)freed);
+    ctr_add(&o->owner->ctr, C_RESIDENT, -(int64_t)freed);
+    store_punch(sys->store_fd, o->base + ((uint64_t)first << PAGE_SHIFT_), n << PAGE_SHIFT_);
+    uintptr_t lo = ((uintptr_t)&o->ptes[first] + PAGE_SIZE_ - 1) & ~(uintptr_t)(PAGE_SIZE_ - 1);
+    uintptr_t hi = (uintptr_t)&o->ptes[first + n] & ~(uintptr_t)(PAGE_SIZE_ - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* Unmap pages [pg, pg+n) of the object from the MMU in every VMA that maps them. */
+void object_zap(struct vmk_object *o, size_t pg, size_t n)
+{
+    for (int i = 0; i < o->nvmas; i++) {
+        struct vmk_vma *v = o->vmas[i];
+        size_t vfirst = v->pgoff, vend = v->pgoff + ((v->end - v->start) >> PAGE_SHIFT_);
+        size_t lo = pg > vfirst ? pg : vfirst, hi = pg + n < vend ? pg + n : vend;
+        if (lo < hi)
+            mmu_zap(vma_addr(v, lo), (hi - lo) << PAGE_SHIFT_);
+    }
+}

@@ -1,0 +1,304 @@
+/*
+ * reclaim.c - finding frames: direct reclaim and eviction.
+ *
+ * A faulting thread that needs frames takes them from the free stack.  When
+ * the stack is short it reclaims: under reclaim_lock it asks the policy for
+ * a batch of victims (each locked: BUSY in its page-table entry), then
+ * evicts the batch at once:
+ *
+ *   1. unmap the victims from the MMU (madvise DONTNEED per contiguous run).
+ *      From here on no thread can write them without faulting, and a thread
+ *      that faults waits on BUSY.
+ *   2. dirty victims (and pages with no swap copy) are copied from the
+ *      frame-store and written to swap, in runs of consecutive slots;
+ *      clean victims keep the slot they were read from (swap cache).
+ *   3. punch the victims out of the frame-store (memory returns to the OS).
+ *   4. each entry becomes SWAP|slot, its frame goes back to the free stack,
+ *      BUSY is cleared and sleepers wake.
+ *
+ * A victim that cannot be written (swap full, I/O error) stays resident and
+ * dirty: data is never dropped.  If nothing at all can be evicted, the
+ * thread that needed the frame gets the error, and with it SIGBUS.
+ */
+#include "internal.h"
+#include "mmu.h"
+#include "store.h"
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#define RECLAIM_MAX 256
+
+struct reclaim_scratch {
+    struct victim victims[RECLAIM_MAX];
+    struct victim samples[RECLAIM_MAX];
+    uint32_t nsamples;
+    uint32_t frames[RECLAIM_MAX];
+    char *buf;                       /* FA_MAX pages */
+    int last_error;
+};
+
+int reclaim_init(struct vmk_system *sys)
+{
+    struct reclaim_scratch *rs = calloc(1, sizeof *rs);
+    if (!rs)
+        return -ENOMEM;
+    rs->buf = mmap(NULL, (size_t)FA_MAX * PAGE_SIZE_, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (rs->buf == MAP_FAILED) {
+        free(rs);
+        return -ENOMEM;
+    }
+    sys->rs = rs;
+    return 0;
+}
+
+void reclaim_fini(struct vmk_system *sys)
+{
+    munmap(sys->rs->buf, (size_t)FA_MAX * PAGE_SIZE_);
+    free(sys->rs);
+}
+
+int reclaim_take(struct vmk_system *sys, uint32_t f, struct victim *v)
+{
+    struct frame *fr = &sys->frames.map[f];
+    struct vmk_object *o = atomic_load_explicit(&fr->obj, memory_order_acquire);
+    if (!o)
+        return 0;
+    uint32_t pg = atomic_load_explicit(&fr->page, memory_order_relaxed);
+    if (pg >= o->npages)
+        return 0;
+    pte_t *p = &o->ptes[pg];
+    uint64_t val;
+    if (!pte_trylock(p, &val))
+        return 0;
+    if (!(val & PTE_RES) || pte_frame(val) != f) {   /* the frame changed hands */
+        pte_unlock(p, val);
+        return 0;
+    }
+    *v = (struct victim){ .obj = o, .pg = pg, .frame = f, .pte = p, .val = val };
+    return 1;
+}
+
+void reclaim_untake(struct victim *v)
+{
+    pte_unlock(v->pte, v->val);
+}
+
+static int victim_cmp(const void *a, const void *b)
+{
+    const struct victim *x = a, *y = b;
+    if (x->obj != y->obj)
+        return x->obj < y->obj ? -1 : 1;
+    return x->pg < y->pg ? -1 : x->pg > y->pg;
+}
+
+/* Length of the run of victims from i on: same object, consecutive pages,
+ * all satisfying keep(), at most max. */
+static uint32_t run_len(const struct victim *v, uint32_t i, uint32_t n, uint32_t max,
+                        int (*keep)(const struct victim *))
+{
+    uint32_t j = i + 1;
+    while (j < n && j - i < max && v[j].obj == v[i].obj && v[j].pg == v[j - 1].pg + 1 &&
+           keep(&v[j]))
+        j++;
+    return j - i;
+}
+
+static int any(const struct victim *v) { (void)v; return 1; }
+static int needs_write(const struct victim *v) { return !(v->val & PTE_SWAP) || (v->val & PTE_DIRTY); }
+static int is_ok(const struct victim *v) { return v->ok; }
+
+/* Unmap sorted pages from the MMU, one madvise per run. */
+static void zap_runs(struct victim *v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n;) {
+        uint32_t k = run_len(v, i, n, UINT32_MAX, any);
+        object_zap(v[i].obj, v[i].pg, k);
+        for (uint32_t t = i; t < i + k; t++)
+            v[t].val &= ~PTE_MAPPED;
+        i += k;
+    }
+}
+
+void reclaim_sample(struct vmk_system *sys, struct victim *v)
+{
+    struct reclaim_scratch *rs = sys->rs;
+    v->val &= ~PTE_REF;
+    if (!(v->val & PTE_MAPPED)) {          /* not mapped: next touch faults anyway */
+        reclaim_untake(v);
+        return;
+    }
+    rs->samples[rs->nsamples++] = *v;
+    ctr_add(&sys->ctr, C_REF_SAMPLES, 1);
+    ctr_add(&v->obj->owner->ctr, C_REF_SAMPLES, 1);
+    if (rs->nsamples == RECLAIM_MAX) {
+        qsort(rs->samples, rs->nsamples, sizeof *rs->samples, victim_cmp);
+        zap_runs(rs->samples, rs->nsamples);
+        for (uint32_t i = 0; i < rs->nsamples; i++)
+            reclaim_untake(&rs->samples[i]);
+        rs->nsamples = 0;
+    }
+}
+
+static void flush_samples(struct vmk_system *sys)
+{
+    struct reclaim_scratch *rs = sys->rs;
+    if (!rs->nsamples)
+        return;
+    qsort(rs->samples, rs->nsamples, sizeof *rs->samples, victim_cmp);
+    zap_runs(rs->samples, rs->nsamples);
+    for (uint32_t i = 0; i < rs->nsamples; i++)
+        reclaim_untake(&rs->samples[i]);
+    rs->nsamples = 0;
+}
+
+/* Write a run of k dirty victims (same object, consecutive pages) to swap,
+ * in as many pieces as the slot allocator gives consecutive slots. */
+static void write_run(struct vmk_system *sys, struct victim *v, uint32_t k)
+{
+    struct reclaim_scratch *rs = sys->rs;
+    uint32_t done = 0;
+    while (done < k) {
+        uint64_t slot;
+        int got = swap_alloc(&sys->swap, k - done, &slot);
+        if (got < 0) {
+            rs->last_error = -ENOSPC;
+            ctr_add(&sys->ctr, C_SWAP_FULL, k - done);
+            return;
+        }
+        struct vmk_object *o = v[done].obj;
+        size_t len = (size_t)got << PAGE_SHIFT_;
+        int r = store_read(sys->store_fd, o->base + ((uint64_t)v[done].pg << PAGE_SHIFT_),
+                           rs->buf, len);
+        if (r == 0)
+            r = swap_write(&sys->swap, slot, rs->buf, (uint32_t)got);
+        if (r < 0) {
+            swap_put(&sys->swap, slot, (uint32_t)got);
+            rs->last_error = -EIO;
+            ctr_add(&sys->ctr, C_IO_ERRORS, 1);
+            report_once(&sys->said_io, "vmkit: I/O error writing to swap; pages stay resident");
+            return;
+        }
+        for (int t = 0; t < got; t++) {
+            v[done + t].slot = slot + (uint64_t)t;
+            v[done + t].ok = 1;
+        }
+        done += (uint32_t)got;
+        ctr_add(&sys->ctr, C_SWAPPED_OUT, got);
+        ctr_add(&o->owner->ctr, C_SWAPPED_OUT, got);
+    }
+}
+
+/* Evict n taken victims; returns how many frames were freed. */
+static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
+{
+    struct reclaim_scratch *rs = sys->rs;
+    qsort(v, n, sizeof *v, victim_cmp);
+    zap_runs(v, n);                                       /* 1 */
+    for (uint32_t i = 0; i < n;) {                        /* 2 */
+        if (!needs_write(&v[i])) {
+            v[i].ok = 1;
+            v[i].slot = pte_slot(v[i].val);
+            ctr_add(&sys->ctr, C_DROPPED_CLEAN, 1);
+            ctr_add(&v[i].obj->owner->ctr, C_DROPPED_CLEAN, 1);
+            i++;
+            continue;
+        }
+        uint32_t k = run_len(v, i, n, FA_MAX, needs_write);
+        write_run(sys, &v[i], k);
+        i += k;
+    }
+    for (uint32_t i = 0; i < n;) {                        /* 3 */
+        if (!v[i].ok) {
+            i++;
+            continue;
+        }
+        uint32_t k = run_len(v, i, n, UINT32_MAX, is_ok);
+        store_punch(sys->store_fd, v[i].obj->base + ((uint64_t)v[i].pg << PAGE_SHIFT_),
+                    (size_t)k << PAGE_SHIFT_);
+        i += k;
+    }
+    uint32_t freed = 0;
+    for (uint32_t i = 0; i < n; i++) {                    /* 4 */
+        if (!v[i].ok) {
+            reclaim_untake(&v[i]);
+            continue;
+        }
+        rs->frames[freed++] = v[i].frame;
+        atomic_store_explicit(&sys->frames.map[v[i].frame].obj, NULL, memory_order_relaxed);
+        ctr_add(&v[i].obj->owner->ctr, C_RESIDENT, -1);
+        ctr_add(&v[i].obj->owner->ctr, C_EVICTED, 1);
+        pte_unlock(v[i].pte, pte_with_slot(0, v[i].slot));
+    }
+    ctr_add(&sys->ctr, C_RESIDENT, -(int64_t)freed);
+    ctr_add(&sys->ctr, C_EVICTED, freed);
+    frames_free(&sys->frames, rs->frames, freed);
+    return freed;
+}
+
+/* One reclaim pass for at least `want` frames.  Returns frames freed (or
+ * found free), 0 if none could be, with rs->last_error telling why. */
+static int reclaim(struct vmk_system *sys, uint32_t want)
+{
+    mutex_lock(&sys->reclaim_lock);
+    struct reclaim_scratch *rs = sys->rs;
+    uint32_t nfree = frames_nfree(&sys->frames);
+    if (nfree >= want) {                 /* somebody reclaimed meanwhile */
+        mutex_unlock(&sys->reclaim_lock);
+        return (int)nfree;
+    }
+    uint32_t batch = sys->cfg.reclaim_batch;
+    if (batch < want)
+        batch = want;
+    if (batch > RECLAIM_MAX)
+        batch = RECLAIM_MAX;
+    rs->last_error = 0;
+    uint32_t n = sys->policy.ops->select(&sys->policy, sys, batch, rs->victims);
+    flush_samples(sys);
+    uint32_t freed = n ? evict(sys, rs->victims, n) : 0;
+    int err = rs->last_error;
+    mutex_unlock(&sys->reclaim_lock);
+    return freed ? (int)freed : err;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/*
+ * Get at least min and at most want frames into out (the extra ones are for
+ * fault-around and read-ahead, taken only if reclaim found them).  Returns
+ * the count, or -ENOSPC (swap full), -EIO, -ENOMEM (every frame busy for
+ * too long) when not even min can be had.
+ */
+int frames_get(struct vmk_system *sys, size_t min, size_t want, uint32_t *out)
+{
+    uint32_t got = frames_alloc(&sys->frames, (uint32_t)want, out);
+    uint64_t start = 0;
+    int err = -ENOMEM, failures = 0;
+    while (got < min) {
+        int r = reclaim(sys, (uint32_t)(want - got));
+        if (r > 0) {
+            failures = 0;
+        } else {
+            /* Swap full or I/O errors: a few more passes may find clean
+             * pages; everything busy: wait up to 2 s for the holders. */
+            if (r < 0)
+                err = r;
+            if (!start)
+                start = now_ns();
+            if ((r < 0 && ++failures > 8) || now_ns() - start > 2000000000ull) {
+                frames_free(&sys->frames, out, got);
+                return err;
+            }
+            sched_yield();
+        }
+        got += frames_alloc(&sys->frames, (uint32_t)(want - got), out + got);
+    }
+    return (int)got;
+}

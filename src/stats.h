@@ -1,0 +1,42 @@
+/*
+ * stats.h - counters, like vmstat, kept per space and per system.
+ *
+ * Every counter is a relaxed atomic: threads add to it from fault handlers
+ * without locks, and a reader gets a value that was true at some moment.
+ */
+#ifndef VMK_STATS_H
+#define VMK_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+enum vmk_counter {
+    C_FAULTS, C_FAULTS_MINOR, C_FAULTS_MAJOR, C_ZERO_FILLED, C_SWAPPED_IN, C_SWAPPED_OUT,
+    C_EVICTED, C_DROPPED_CLEAN, C_REF_SAMPLES, C_WP_FAULTS, C_SIGBUS, C_SWAP_FULL,
+    C_IO_ERRORS, C_RESIDENT, C_RESIDENT_PEAK, C_FAULT_NS,
+    C_NCOUNTERS
+};
+
+struct vmk_counters { _Atomic uint64_t c[C_NCOUNTERS]; };
+
+static inline void ctr_add(struct vmk_counters *s, enum vmk_counter k, int64_t n)
+{
+    atomic_fetch_add_explicit(&s->c[k], (uint64_t)n, memory_order_relaxed);
+}
+
+static inline uint64_t ctr_get(struct vmk_counters *s, enum vmk_counter k)
+{
+    return atomic_load_explicit(&s->c[k], memory_order_relaxed);
+}
+
+/* Raise the peak to at least v. */
+static inline void ctr_max(struct vmk_counters *s, enum vmk_counter k, uint64_t v)
+{
+    uint64_t cur = atomic_load_explicit(&s->c[k], memory_order_relaxed);
+    while (cur < v && !atomic_compare_exchange_weak_explicit(&s->c[k], &cur, v,
+                                                             memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
+}
+
+#endif

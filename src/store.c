@@ -1,0 +1,69 @@
+/*
+ * store.c - the frame-store memfd.
+ */
+#include "internal.h"
+#include "store.h"
+#include <fcntl.h>
+#include <sys/mman.h>
+
+int store_open(int *fdp)
+{
+    int fd = memfd_create("vmkit-frames", MFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (ftruncate(fd, (off_t)STORE_SIZE) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    *fdp = fd;
+    return 0;
+}
+
+int store_zero(int fd, uint64_t off, size_t len)
+{
+    for (;;) {
+        if (fallocate(fd, 0, (off_t)off, (off_t)len) == 0)
+            return 0;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+int store_punch(int fd, uint64_t off, size_t len)
+{
+    for (;;) {
+        if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+            return 0;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+int store_read(int fd, uint64_t off, void *buf, size_t len)
+{
+    char *p = buf;
+    while (len) {
+        ssize_t k = pread(fd, p, len, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 ? -errno : -EIO;
+        p += k, len -= (size_t)k, off += (uint64_t)k;
+    }
+    return 0;
+}
+
+int store_write(int fd, uint64_t off, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t k = pwrite(fd, p, len, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 ? -errno : -EIO;
+        p += k, len -= (size_t)k, off += (uint64_t)k;
+    }
+    return 0;
+}

@@ -1,0 +1,25 @@
+/*
+ * store.h - the frame-store: one memfd whose pages are the system's frames.
+ *
+ * Each object owns a range of offsets.  A page is resident when the memfd
+ * has it; eviction punches it out, which also removes it from every MMU
+ * mapping at once.  Only the page table and the frame budget decide what may
+ * be here; this file just moves bytes.
+ */
+#ifndef VMK_STORE_H
+#define VMK_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SIZE (1ull << 46)   /* offset space handed out to objects */
+
+int store_open(int *fd);
+/* Allocate zeroed pages at [off, off+len).  0 or -errno. */
+int store_zero(int fd, uint64_t off, size_t len);
+/* Free the pages at [off, off+len) (and unmap them everywhere). */
+int store_punch(int fd, uint64_t off, size_t len);
+int store_read(int fd, uint64_t off, void *buf, size_t len);
+int store_write(int fd, uint64_t off, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * swap.c - swap slots: next-fit allocation of runs, reference counts, growth.
+ *
+ * Allocation: from the cursor, find the first free slot, then extend the run
+ * while the next slots are free, up to n.  The cursor moves past the run, so
+ * consecutive batches of evictions land in consecutive slots (sequential
+ * writes; read-ahead can later take them back in one request).  When no slot
+ * is free before the end, a growable device doubles (at least 16 MiB) with
+ * fallocate, so ENOSPC is met at growth time and never as a failed write.
+ */
+#include "internal.h"
+#include "swapdev.h"
+#include <sys/mman.h>
+
+static int swap_grow_locked(struct swapdev *sw)
+{
+    if (!sw->growable || sw->nslots >= sw->maxslots)
+        return -ENOSPC;
+    uint64_t add = sw->nslots < 4096 ? 4096 : sw->nslots;
+    if (sw->nslots + add > sw->maxslots)
+        add = sw->maxslots - sw->nslots;
+    int r = swapdev_extend(sw->fd, sw->nslots, add);
+    if (r < 0)
+        return r;
+    sw->nslots += add;
+    return 0;
+}
+
+/* First free slot at or after `from`, below `to`; `to` if none. */
+static uint64_t find_free(struct swapdev *sw, uint64_t from, uint64_t to)
+{
+    while (from < to && sw->refs[from] != 0)
+        from++;
+    return from;
+}
+
+int swap_alloc(struct swapdev *sw, uint32_t n, uint64_t *first)
+{
+    mutex_lock(&sw->lock);
+    if (sw->used == sw->nslots && swap_grow_locked(sw) < 0) {
+        mutex_unlock(&sw->lock);
+        return -ENOSPC;
+    }
+    uint64_t s = find_free(sw, sw->cursor, sw->nslots);
+    if (s == sw->nslots) {
+        /* The tail is exhausted.  A device more than 3/4 full grows (runs stay
+         * long); otherwise the hand wraps and reuses freed slots. */
+        if (sw->used * 4 >= sw->nslots * 3 && swap_grow_locked(sw) == 0)
+            s = find_free(sw, s, sw->nslots);
+        else
+            s = find_free(sw, 0, sw->nslots);
+    }
+    if (s == sw->nslots) {
+        mutex_unlock(&sw->lock);
+        return -ENOSPC;
+    }
+    uint32_t k = 0;
+    while (k < n && s + k < sw->nslots && sw->refs[s + k] == 0) {
+        sw->refs[s + k] = 1;
+        k++;
+    }
+    sw->used += k;
+    sw->cursor = s + k;
+    mutex_unlock(&sw->lock);
+    *first = s;
+    return (int)k;
+}
+
+void swap_ref(struct swapdev *sw, uint64_t slot)
+{
+    mutex_lock(&sw->lock);
+    sw->refs[slot]++;
+    mutex_unlock(&sw->lock);
+}
+
+void swap_put(struct swapdev *sw, uint64_t first, uint32_t n)
+{
+    mutex_lock(&sw->lock);
+    for (uint64_t s = first; s < first + n; s++) {
+        if (sw->refs[s] > 0 && --sw->refs[s] == 0)
+            sw->used--;
+    }
+    mutex_unlock(&sw->lock);
+}
+
+unsigned swap_refcount(struct swapdev *sw, uint64_t slot)
+{
+    mutex_lock(&sw->lock);
+    unsigned r = slot < sw->nslots ? sw->refs[slot] : 0;
+    mutex_unlock(&sw->lock);
+    return r;
+}
+
+void swap_usage(struct swapdev *sw, uint64_t *used, uint64_t *total)
+{
+    mutex_lock(&sw->lock);
+    *used = sw->used;
+    *total = sw->nslots;
+    mutex_unlock(&sw->lock);
+}
+
+/* Consume one tick of an armed fault injector; true when this I/O must fail. */
+static bool inject(_Atomic int64_t *ctr)
+{
+    int64_t v = atomic_load_explicit(ctr, memory_order_relaxed);
+    while (v > 0) {
+        if (atomic_compare_exchange_weak_explicit(ctr, &v, v - 1, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return v == 1;
+    }
+    return false;
+}
+
+int swap_write(struct swapdev *sw, uint64_t slot, const void *buf, uint32_t npages)
+{
+    if (inject(&sw->fail_write_after))
+        return -EIO;
+    return swapdev_pwrite(sw->fd, buf, (size_t)npages << PAGE_SHIFT_, slot << PAGE_SHIFT_);
+}
+
+int swap_read(struct swapdev *sw, uint64_t slot, void *buf, uint32_t npages)
+{
+    if (inject(&sw->fail_read_after))
+        return -EIO;
+    return swapdev_pread(sw->fd, buf, (size_t)npages << PAGE_SHIFT_, slot << PAGE_SHIFT_);
+}
+
+int swap_open(struct swapdev *sw, const char *path, size_t size, int verbose)
+{
+    uint64_t devslots = 0;
+    int r = swapdev_open(path, &sw->fd, &sw->direct, &sw->is_tmp, &devslots, verbose);
+    if (r < 0)
+        return r;
+    sw->maxslots = PTE_MAX_SLOTS;
+    if (devslots) {                     /* a block device: its size is the limit */
+        sw->maxslots = devslots;
+        sw->growable = false;
+        sw->nslots = size ? size >> PAGE_SHIFT_ : devslots;
+        if (sw->nslots > devslots)
+            sw->nslots = devslots;
+    } else if (size) {
+        sw->growable = false;
+        sw->nslots = size >> PAGE_SHIFT_;
+        if (sw->nslots == 0 || sw->nslots > sw->maxslots) {
+            swapdev_close(sw->fd);
+            return -EINVAL;
+        }
+        r = swapdev_extend(sw->fd, 0, sw->nslots);
+        if (r < 0) {
+            swapdev_close(sw->fd);
+            return r;
+        }
+        sw->maxslots = sw->nslots;
+    } else {
+        sw->growable = true;
+        sw->nslots = 0;
+    }
+    sw->refs = mmap(NULL, sw->maxslots * sizeof(uint16_t), PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (sw->refs == MAP_FAILED) {
+        swapdev_close(sw->fd);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void swap_close(struct swapdev *sw)
+{
+    munmap(sw->refs, sw->maxslots * sizeof(uint16_t));
+    swapdev_close(sw->fd);
+}

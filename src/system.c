@@ -1,0 +1,159 @@
+/*
+ * system.c - opening and closing a system, and the process-wide registry
+ * that the SIGBUS handler searches for the system owning an address.
+ */
+#include "internal.h"
+#include "mmu.h"
+#include "store.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static vmk_rwlock registry_lock;
+static struct vmk_system *registry[VMK_MAX_SYSTEMS];   /* registry_lock */
+
+void registry_read_lock(void) { rw_read_lock(&registry_lock); }
+void registry_read_unlock(void) { rw_read_unlock(&registry_lock); }
+
+int registry_for_each(int (*fn)(struct vmk_system *, void *), void *arg)
+{
+    for (int i = 0; i < VMK_MAX_SYSTEMS; i++)
+        if (registry[i] && fn(registry[i], arg))
+            return 1;
+    return 0;
+}
+
+static int registry_add(struct vmk_system *sys)
+{
+    rw_write_lock(&registry_lock);
+    for (int i = 0; i < VMK_MAX_SYSTEMS; i++) {
+        if (!registry[i]) {
+            registry[i] = sys;
+            rw_write_unlock(&registry_lock);
+            return 0;
+        }
+    }
+    rw_write_unlock(&registry_lock);
+    return -EMFILE;
+}
+
+static void registry_del(struct vmk_system *sys)
+{
+    rw_write_lock(&registry_lock);
+    for (int i = 0; i < VMK_MAX_SYSTEMS; i++)
+        if (registry[i] == sys)
+            registry[i] = NULL;
+    rw_write_unlock(&registry_lock);
+}
+
+static int config_check(const vmk_config *c)
+{
+    if (c->memory_limit < VMK_MIN_MEMORY_LIMIT ||
+        c->memory_limit / PAGE_SIZE_ > PTE_MAX_FRAMES)
+        return -EINVAL;
+    if (c->fault_around < 1 || c->fault_around > FA_MAX)
+        return -EINVAL;
+    if (c->reclaim_batch < 1 || c->reclaim_batch > 256)
+        return -EINVAL;
+    if (c->swap_size && c->swap_size < PAGE_SIZE_)
+        return -EINVAL;
+    if (!policy_find(c->policy))
+        return -EINVAL;
+    return 0;
+}
+
+static void system_free(struct vmk_system *sys)
+{
+    if (sys->policy.ops)
+        sys->policy.ops->fini(&sys->policy);
+    if (sys->rs)
+        reclaim_fini(sys);
+    if (sys->frames.map)
+        frames_fini(&sys->frames);
+    if (sys->swap.refs)
+        swap_close(&sys->swap);
+    if (sys->bounce && sys->bounce != MAP_FAILED)
+        munmap(sys->bounce, (size_t)BOUNCE_BUFS * FA_MAX * PAGE_SIZE_);
+    if (sys->store_fd > 0)
+        close(sys->store_fd);
+    if (sys->uffd > 0)
+        close(sys->uffd);
+    free(sys->vmas);
+    free(sys->spaces);
+    free(sys->swap_path);
+    free(sys->policy_name);
+    free(sys);
+}
+
+/* Copy the configuration's strings so the caller's may go away. */
+static int config_copy(struct vmk_system *sys, const vmk_config *cfg)
+{
+    sys->cfg = *cfg;
+    if (cfg->swap_path && !(sys->swap_path = strdup(cfg->swap_path)))
+        return -ENOMEM;
+    sys->policy_name = strdup(cfg->policy ? cfg->policy : "clock");
+    if (!sys->policy_name)
+        return -ENOMEM;
+    sys->cfg.swap_path = sys->swap_path;
+    sys->cfg.policy = sys->policy_name;
+    return 0;
+}
+
+static int system_setup(struct vmk_system *sys)
+{
+    int r;
+    if ((r = mmu_uffd_open(&sys->uffd)) < 0)
+        return r;
+    if ((r = store_open(&sys->store_fd)) < 0)
+        return r;
+    if ((r = swap_open(&sys->swap, sys->swap_path, sys->cfg.swap_size, sys->cfg.verbose)) < 0)
+        return r;
+    if ((r = frames_init(&sys->frames, (uint32_t)(sys->cfg.memory_limit / PAGE_SIZE_))) < 0)
+        return r;
+    if ((r = reclaim_init(sys)) < 0)
+        return r;
+    sys->bounce = mmap(NULL, (size_t)BOUNCE_BUFS * FA_MAX * PAGE_SIZE_, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (sys->bounce == MAP_FAILED)
+        return -ENOMEM;
+    sys->policy.ops = policy_find(sys->policy_name);
+    if ((r = sys->policy.ops->init(&sys->policy, sys->frames.n)) < 0) {
+        sys->policy.ops = NULL;
+        return r;
+    }
+    return fault_install_handler();
+}
+
+VMK_API int vmk_system_open(vmk_system **out, const vmk_config *cfg)
+{
+    if (!out || !cfg)
+        return -EINVAL;
+    int r = config_check(cfg);
+    if (r < 0)
+        return r;
+    struct vmk_system *sys = calloc(1, sizeof *sys);
+    if (!sys)
+        return -ENOMEM;
+    sys->uffd = sys->store_fd = -1;
+    if ((r = config_copy(sys, cfg)) < 0 || (r = system_setup(sys)) < 0 ||
+        (r = registry_add(sys)) < 0) {
+        system_free(sys);
+        return r;
+    }
+    if (sys->cfg.verbose)
+        fprintf(stderr, "vmkit: system with %u frames (%zu MiB), policy %s, fault-around %u\n",
+                sys->frames.n, sys->cfg.memory_limit >> 20, sys->policy_name, sys->cfg.fault_around);
+    *out = sys;
+    return 0;
+}
+
+VMK_API void vmk_system_close(vmk_system *sys)
+{
+    if (!sys)
+        return;
+    while (sys->nspaces)
+        vmk_space_destroy(sys->spaces[sys->nspaces - 1]);
+    registry_del(sys);
+    system_free(sys);
+}
