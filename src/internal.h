@@ -83,6 +83,7 @@ struct vmk_system {
     struct policy policy;
 
     vmk_mutex reclaim_lock;      /* one reclaimer at a time; guards the scratch below */
+    _Atomic uint32_t reclaim_gen; /* bumped (and futex-woken) after each pass */
     struct reclaim_scratch *rs;
 
     char *bounce;                /* BOUNCE_BUFS buffers of FA_MAX pages */

@@ -35,7 +35,7 @@ struct reclaim_scratch {
     struct victim samples[RECLAIM_MAX];
     uint32_t nsamples;
     uint32_t frames[RECLAIM_MAX];
-    char *buf;                       /* FA_MAX pages */
+    char *buf;                       /* RECLAIM_MAX pages */
     int last_error;
 };
 
@@ -44,7 +44,7 @@ int reclaim_init(struct vmk_system *sys)
     struct reclaim_scratch *rs = calloc(1, sizeof *rs);
     if (!rs)
         return -ENOMEM;
-    rs->buf = mmap(NULL, (size_t)FA_MAX * PAGE_SIZE_, PROT_READ | PROT_WRITE,
+    rs->buf = mmap(NULL, (size_t)RECLAIM_MAX * PAGE_SIZE_, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (rs->buf == MAP_FAILED) {
         free(rs);
@@ -56,7 +56,7 @@ int reclaim_init(struct vmk_system *sys)
 
 void reclaim_fini(struct vmk_system *sys)
 {
-    munmap(sys->rs->buf, (size_t)FA_MAX * PAGE_SIZE_);
+    munmap(sys->rs->buf, (size_t)RECLAIM_MAX * PAGE_SIZE_);
     free(sys->rs);
 }
 
@@ -154,13 +154,20 @@ static void flush_samples(struct vmk_system *sys)
     rs->nsamples = 0;
 }
 
-/* Write a run of k dirty victims (same object, consecutive pages) to swap,
- * in as many pieces as the slot allocator gives consecutive slots. */
-static void write_run(struct vmk_system *sys, struct victim *v, uint32_t k)
+/*
+ * Write the dirty victims (sorted by page) to swap with as few requests as
+ * the slot allocator allows: all of them are copied side by side into one
+ * buffer and written to one run of consecutive slots.  Pages that were
+ * consecutive in memory so get consecutive slots, which read-ahead needs.
+ */
+static void write_dirty(struct vmk_system *sys, struct victim *v, uint32_t n)
 {
     struct reclaim_scratch *rs = sys->rs;
-    uint32_t done = 0;
-    while (done < k) {
+    uint32_t idx[RECLAIM_MAX], k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (needs_write(&v[i]))
+            idx[k++] = i;
+    for (uint32_t done = 0; done < k;) {
         uint64_t slot;
         int got = swap_alloc(&sys->swap, k - done, &slot);
         if (got < 0) {
@@ -168,10 +175,17 @@ static void write_run(struct vmk_system *sys, struct victim *v, uint32_t k)
             ctr_add(&sys->ctr, C_SWAP_FULL, k - done);
             return;
         }
-        struct vmk_object *o = v[done].obj;
-        size_t len = (size_t)got << PAGE_SHIFT_;
-        int r = store_read(sys->store_fd, o->base + ((uint64_t)v[done].pg << PAGE_SHIFT_),
-                           rs->buf, len);
+        int r = 0;
+        for (int t = 0; t < got && r == 0;) {        /* gather runs of pages */
+            struct victim *a = &v[idx[done + t]];
+            int len = 1;
+            while (t + len < got && idx[done + t + len] == idx[done + t] + len &&
+                   v[idx[done + t + len]].obj == a->obj && v[idx[done + t + len]].pg == a->pg + len)
+                len++;
+            r = store_read(sys->store_fd, a->obj->base + ((uint64_t)a->pg << PAGE_SHIFT_),
+                           rs->buf + ((size_t)t << PAGE_SHIFT_), (size_t)len << PAGE_SHIFT_);
+            t += len;
+        }
         if (r == 0)
             r = swap_write(&sys->swap, slot, rs->buf, (uint32_t)got);
         if (r < 0) {
@@ -182,12 +196,13 @@ static void write_run(struct vmk_system *sys, struct victim *v, uint32_t k)
             return;
         }
         for (int t = 0; t < got; t++) {
-            v[done + t].slot = slot + (uint64_t)t;
-            v[done + t].ok = 1;
+            struct victim *a = &v[idx[done + (uint32_t)t]];
+            a->slot = slot + (uint64_t)t;
+            a->ok = 1;
+            ctr_add(&a->obj->owner->ctr, C_SWAPPED_OUT, 1);
         }
-        done += (uint32_t)got;
         ctr_add(&sys->ctr, C_SWAPPED_OUT, got);
-        ctr_add(&o->owner->ctr, C_SWAPPED_OUT, got);
+        done += (uint32_t)got;
     }
 }
 
@@ -197,19 +212,15 @@ static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
     struct reclaim_scratch *rs = sys->rs;
     qsort(v, n, sizeof *v, victim_cmp);
     zap_runs(v, n);                                       /* 1 */
-    for (uint32_t i = 0; i < n;) {                        /* 2 */
+    for (uint32_t i = 0; i < n; i++) {                    /* 2 */
         if (!needs_write(&v[i])) {
             v[i].ok = 1;
             v[i].slot = pte_slot(v[i].val);
             ctr_add(&sys->ctr, C_DROPPED_CLEAN, 1);
             ctr_add(&v[i].obj->owner->ctr, C_DROPPED_CLEAN, 1);
-            i++;
-            continue;
         }
-        uint32_t k = run_len(v, i, n, FA_MAX, needs_write);
-        write_run(sys, &v[i], k);
-        i += k;
     }
+    write_dirty(sys, v, n);
     for (uint32_t i = 0; i < n;) {                        /* 3 */
         if (!v[i].ok) {
             i++;
@@ -238,17 +249,11 @@ static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
     return freed;
 }
 
-/* One reclaim pass for at least `want` frames.  Returns frames freed (or
- * found free), 0 if none could be, with rs->last_error telling why. */
-static int reclaim(struct vmk_system *sys, uint32_t want)
+/* One reclaim pass (reclaim_lock held).  Returns frames freed, or 0 with
+ * rs->last_error telling why none could be. */
+static int reclaim_locked(struct vmk_system *sys, uint32_t want)
 {
-    mutex_lock(&sys->reclaim_lock);
     struct reclaim_scratch *rs = sys->rs;
-    uint32_t nfree = frames_nfree(&sys->frames);
-    if (nfree >= want) {                 /* somebody reclaimed meanwhile */
-        mutex_unlock(&sys->reclaim_lock);
-        return (int)nfree;
-    }
     uint32_t batch = sys->cfg.reclaim_batch;
     if (batch < want)
         batch = want;
@@ -258,9 +263,35 @@ static int reclaim(struct vmk_system *sys, uint32_t want)
     uint32_t n = sys->policy.ops->select(&sys->policy, sys, batch, rs->victims);
     flush_samples(sys);
     uint32_t freed = n ? evict(sys, rs->victims, n) : 0;
-    int err = rs->last_error;
+    return freed ? (int)freed : rs->last_error;
+}
+
+/*
+ * Reclaim for want frames, or wait for the thread that is reclaiming.
+ * Only one thread reclaims at a time; the others sleep on reclaim_gen and are
+ * all woken together when the pass ends (one wake-up for everybody, rather
+ * than a convoy through a mutex: each cross-CPU wake-up costs ~50 us here).
+ * Returns > 0 when frames may now be free, 0 or -errno when none could be.
+ */
+static int reclaim(struct vmk_system *sys, uint32_t want)
+{
+    uint32_t gen = atomic_load_explicit(&sys->reclaim_gen, memory_order_acquire);
+    if (!mutex_trylock(&sys->reclaim_lock)) {
+        futex_wait(&sys->reclaim_gen, gen);
+        return 1;
+    }
+    int r = frames_nfree(&sys->frames) >= want ? 1 : reclaim_locked(sys, want);
     mutex_unlock(&sys->reclaim_lock);
-    return freed ? (int)freed : err;
+    atomic_fetch_add_explicit(&sys->reclaim_gen, 1, memory_order_release);
+    futex_wake(&sys->reclaim_gen, INT_MAX);
+    return r;
+}
+
+/* Below this many free frames, a thread that got its frames still reclaims a
+ * batch if nobody else is, so that the next faults find frames waiting. */
+static uint32_t low_watermark(struct vmk_system *sys)
+{
+    return sys->cfg.reclaim_batch / 2 + 1;
 }
 
 static uint64_t now_ns(void)
@@ -279,6 +310,15 @@ static uint64_t now_ns(void)
 int frames_get(struct vmk_system *sys, size_t min, size_t want, uint32_t *out)
 {
     uint32_t got = frames_alloc(&sys->frames, (uint32_t)want, out);
+    if (got >= min) {
+        if (frames_nfree(&sys->frames) < low_watermark(sys) && mutex_trylock(&sys->reclaim_lock)) {
+            reclaim_locked(sys, 0);
+            mutex_unlock(&sys->reclaim_lock);
+            atomic_fetch_add_explicit(&sys->reclaim_gen, 1, memory_order_release);
+            futex_wake(&sys->reclaim_gen, INT_MAX);
+        }
+        return (int)got;
+    }
     uint64_t start = 0;
     int err = -ENOMEM, failures = 0;
     while (got < min) {
