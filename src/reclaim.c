@@ -86,12 +86,38 @@ void reclaim_untake(struct victim *v)
     pte_unlock(v->pte, v->val);
 }
 
-static int victim_cmp(const void *a, const void *b)
+static int victim_less(const struct victim *x, const struct victim *y)
 {
-    const struct victim *x = a, *y = b;
-    if (x->obj != y->obj)
-        return x->obj < y->obj ? -1 : 1;
-    return x->pg < y->pg ? -1 : x->pg > y->pg;
+    return x->obj != y->obj ? x->obj < y->obj : x->pg < y->pg;
+}
+
+static void sift_down(struct victim *v, uint32_t i, uint32_t n)
+{
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && victim_less(&v[c], &v[c + 1]))
+            c++;
+        if (!victim_less(&v[i], &v[c]))
+            return;
+        struct victim t = v[i];
+        v[i] = v[c], v[c] = t;
+        i = c;
+    }
+}
+
+/* Sort by (object, page).  Heapsort: qsort may call malloc, which a signal
+ * handler must not. */
+static void victims_sort(struct victim *v, uint32_t n)
+{
+    for (uint32_t i = n / 2; i-- > 0;)
+        sift_down(v, i, n);
+    for (uint32_t end = n; end-- > 1;) {
+        struct victim t = v[0];
+        v[0] = v[end], v[end] = t;
+        sift_down(v, 0, end);
+    }
 }
 
 /* Length of the run of victims from i on: same object, consecutive pages,
@@ -134,7 +160,7 @@ void reclaim_sample(struct vmk_system *sys, struct victim *v)
     ctr_add(&sys->ctr, C_REF_SAMPLES, 1);
     ctr_add(&v->obj->owner->ctr, C_REF_SAMPLES, 1);
     if (rs->nsamples == RECLAIM_MAX) {
-        qsort(rs->samples, rs->nsamples, sizeof *rs->samples, victim_cmp);
+        victims_sort(rs->samples, rs->nsamples);
         zap_runs(rs->samples, rs->nsamples);
         for (uint32_t i = 0; i < rs->nsamples; i++)
             reclaim_untake(&rs->samples[i]);
@@ -147,7 +173,7 @@ static void flush_samples(struct vmk_system *sys)
     struct reclaim_scratch *rs = sys->rs;
     if (!rs->nsamples)
         return;
-    qsort(rs->samples, rs->nsamples, sizeof *rs->samples, victim_cmp);
+    victims_sort(rs->samples, rs->nsamples);
     zap_runs(rs->samples, rs->nsamples);
     for (uint32_t i = 0; i < rs->nsamples; i++)
         reclaim_untake(&rs->samples[i]);
@@ -210,7 +236,7 @@ static void write_dirty(struct vmk_system *sys, struct victim *v, uint32_t n)
 static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
 {
     struct reclaim_scratch *rs = sys->rs;
-    qsort(v, n, sizeof *v, victim_cmp);
+    victims_sort(v, n);
     zap_runs(v, n);                                       /* 1 */
     for (uint32_t i = 0; i < n; i++) {                    /* 2 */
         if (!needs_write(&v[i])) {
