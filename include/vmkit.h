@@ -66,7 +66,7 @@ typedef struct vmk_config {
     const char *policy;     /* VMK_POLICY: "clock" (default) or "fifo". */
     unsigned fault_around;  /* VMK_FAULT_AROUND: most pages made resident by one
                                fault on sequential access (zero-fill and swap
-                               read-ahead), 1..64.  Default 16. */
+                               read-ahead), 1..64.  Default 32. */
     unsigned reclaim_batch; /* VMK_RECLAIM_BATCH: pages evicted per reclaim
                                pass, 1..256.  Default 64. */
     int verbose;            /* VMK_VERBOSE: 1 prints set-up facts on stderr. */
