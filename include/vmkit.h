@@ -70,7 +70,10 @@ typedef struct vmk_config {
     unsigned reclaim_batch; /* VMK_RECLAIM_BATCH: pages evicted per reclaim
                                pass, 1..256.  Default 64. */
     int verbose;            /* VMK_VERBOSE: 1 prints set-up facts on stderr. */
-    unsigned reserved[8];   /* zero */
+    int kswapd;             /* VMK_KSWAPD: 1 (default) runs a background
+                               reclaimer thread that keeps frames free ahead
+                               of faults; 0 makes faulting threads reclaim. */
+    unsigned reserved[7];   /* zero */
 } vmk_config;
 
 #define VMK_MIN_MEMORY_LIMIT ((size_t)1 << 20)

@@ -84,6 +84,7 @@ struct vmk_system {
 
     vmk_mutex reclaim_lock;      /* one reclaimer at a time; guards the scratch below */
     _Atomic uint32_t reclaim_gen; /* bumped (and futex-woken) after each pass */
+    struct kswapd *kswapd;       /* background reclaimer, NULL if off */
     struct reclaim_scratch *rs;
 
     char *bounce;                /* BOUNCE_BUFS buffers of FA_MAX pages */
@@ -132,8 +133,12 @@ VMK_HIDDEN int  fault_install_handler(void);
 VMK_HIDDEN int  reclaim_init(struct vmk_system *sys);
 VMK_HIDDEN void reclaim_fini(struct vmk_system *sys);
 VMK_HIDDEN int  frames_get(struct vmk_system *sys, size_t min, size_t want, uint32_t *out);
-VMK_HIDDEN void frames_put_page(struct vmk_system *sys, struct vmk_object *o, size_t pg,
-                                uint32_t f);
+VMK_HIDDEN int  reclaim_background_pass(struct vmk_system *sys);
+
+/* kswapd.c */
+VMK_HIDDEN int  kswapd_start(struct vmk_system *sys);
+VMK_HIDDEN void kswapd_stop(struct vmk_system *sys);
+VMK_HIDDEN void kswapd_poke(struct vmk_system *sys);
 
 /* bounce buffers (fault.c) */
 VMK_HIDDEN char *bounce_get(struct vmk_system *sys, int *idx);

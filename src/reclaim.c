@@ -292,12 +292,21 @@ static int reclaim_locked(struct vmk_system *sys, uint32_t want)
     return freed ? (int)freed : rs->last_error;
 }
 
+/* End a pass: release the lock and wake everybody waiting for frames. */
+static void reclaim_done(struct vmk_system *sys)
+{
+    mutex_unlock(&sys->reclaim_lock);
+    atomic_fetch_add_explicit(&sys->reclaim_gen, 1, memory_order_release);
+    futex_wake(&sys->reclaim_gen, INT_MAX);
+}
+
 /*
- * Reclaim for want frames, or wait for the thread that is reclaiming.
- * Only one thread reclaims at a time; the others sleep on reclaim_gen and are
- * all woken together when the pass ends (one wake-up for everybody, rather
- * than a convoy through a mutex: each cross-CPU wake-up costs ~50 us here).
- * Returns > 0 when frames may now be free, 0 or -errno when none could be.
+ * Direct reclaim: reclaim for want frames, or wait for the thread (or
+ * kswapd) that is reclaiming.  Only one reclaims at a time; the others sleep
+ * on reclaim_gen and are all woken together when the pass ends (one wake-up
+ * for everybody rather than a convoy through a mutex: each cross-CPU wake-up
+ * costs ~50 us here).  Returns > 0 when frames may now be free, 0 or -errno
+ * when none could be.
  */
 static int reclaim(struct vmk_system *sys, uint32_t want)
 {
@@ -307,17 +316,16 @@ static int reclaim(struct vmk_system *sys, uint32_t want)
         return 1;
     }
     int r = frames_nfree(&sys->frames) >= want ? 1 : reclaim_locked(sys, want);
-    mutex_unlock(&sys->reclaim_lock);
-    atomic_fetch_add_explicit(&sys->reclaim_gen, 1, memory_order_release);
-    futex_wake(&sys->reclaim_gen, INT_MAX);
+    reclaim_done(sys);
     return r;
 }
 
-/* Below this many free frames, a thread that got its frames still reclaims a
- * batch if nobody else is, so that the next faults find frames waiting. */
-static uint32_t low_watermark(struct vmk_system *sys)
+int reclaim_background_pass(struct vmk_system *sys)
 {
-    return sys->cfg.reclaim_batch / 2 + 1;
+    mutex_lock(&sys->reclaim_lock);
+    int r = reclaim_locked(sys, 0);
+    reclaim_done(sys);
+    return r;
 }
 
 static uint64_t now_ns(void)
@@ -336,15 +344,9 @@ static uint64_t now_ns(void)
 int frames_get(struct vmk_system *sys, size_t min, size_t want, uint32_t *out)
 {
     uint32_t got = frames_alloc(&sys->frames, (uint32_t)want, out);
-    if (got >= min) {
-        if (frames_nfree(&sys->frames) < low_watermark(sys) && mutex_trylock(&sys->reclaim_lock)) {
-            reclaim_locked(sys, 0);
-            mutex_unlock(&sys->reclaim_lock);
-            atomic_fetch_add_explicit(&sys->reclaim_gen, 1, memory_order_release);
-            futex_wake(&sys->reclaim_gen, INT_MAX);
-        }
+    kswapd_poke(sys);
+    if (got >= min)
         return (int)got;
-    }
     uint64_t start = 0;
     int err = -ENOMEM, failures = 0;
     while (got < min) {

@@ -65,6 +65,7 @@ static int config_check(const vmk_config *c)
 
 static void system_free(struct vmk_system *sys)
 {
+    kswapd_stop(sys);
     if (sys->policy.ops)
         sys->policy.ops->fini(&sys->policy);
     if (sys->rs)
@@ -122,7 +123,9 @@ static int system_setup(struct vmk_system *sys)
         sys->policy.ops = NULL;
         return r;
     }
-    return fault_install_handler();
+    if ((r = fault_install_handler()) < 0)
+        return r;
+    return sys->cfg.kswapd ? kswapd_start(sys) : 0;
 }
 
 VMK_API int vmk_system_open(vmk_system **out, const vmk_config *cfg)
@@ -154,6 +157,7 @@ VMK_API void vmk_system_close(vmk_system *sys)
         return;
     while (sys->nspaces)
         vmk_space_destroy(sys->spaces[sys->nspaces - 1]);
+    kswapd_stop(sys);
     registry_del(sys);
     system_free(sys);
 }
