@@ -184,6 +184,23 @@ static int make_dirty(struct vmk_system *sys, uintptr_t addr, uint64_t *v)
     return mmu_writeprotect(sys->uffd, addr, PAGE_SIZE_, false);
 }
 
+/* If the n pages from pg on sit in consecutive slots from slot on (as
+ * eviction writes streams), start reading them now, asynchronously. */
+static void prefetch_next(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, uint64_t slot,
+                          uint32_t n)
+{
+    size_t end = vma_page(vma, vma->end);
+    uint32_t k = 0;
+    while (k < n && pg + k < end) {
+        uint64_t e = pte_read(&vma->obj->ptes[pg + k]);
+        if ((e & (PTE_RES | PTE_SWAP)) != PTE_SWAP || pte_slot(e) != slot + k)
+            break;
+        k++;
+    }
+    if (k)
+        swap_prefetch(&sys->swap, slot, k);
+}
+
 /* Swapped out: read the slot (and read-ahead) back into frames. */
 static int fault_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, uint64_t v,
                         int write)
@@ -203,7 +220,15 @@ static int fault_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
     char *buf = bounce_get(sys, &bi);
     size_t len = (size_t)n << PAGE_SHIFT_;
     uintptr_t addr = vma_addr(vma, pg);
-    int r = swap_read(&sys->swap, pte_slot(v), buf, n);
+    int r;
+    if (n > 1) {
+        /* Streaming: this window may already be in the page cache (started by
+         * the previous fault); start the next one before waiting on this. */
+        prefetch_next(sys, vma, pg + n, pte_slot(v) + n, n);
+        r = swap_read_stream(&sys->swap, pte_slot(v), buf, n);
+    } else {
+        r = swap_read(&sys->swap, pte_slot(v), buf, n);
+    }
     if (r < 0) {
         ctr_add(&sys->ctr, C_IO_ERRORS, 1);
         report_once(&sys->said_io, "vmkit: I/O error reading swap; the faulting thread gets SIGBUS");

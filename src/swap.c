@@ -125,12 +125,29 @@ int swap_read(struct swapdev *sw, uint64_t slot, void *buf, uint32_t npages)
     return swapdev_pread(sw->fd, buf, (size_t)npages << PAGE_SHIFT_, slot << PAGE_SHIFT_);
 }
 
+int swap_read_stream(struct swapdev *sw, uint64_t slot, void *buf, uint32_t npages)
+{
+    if (sw->fd_cached < 0 || inject(&sw->fail_read_after))
+        return swap_read(sw, slot, buf, npages);
+    size_t len = (size_t)npages << PAGE_SHIFT_;
+    int r = swapdev_pread(sw->fd_cached, buf, len, slot << PAGE_SHIFT_);
+    swapdev_drop_cached(sw->fd_cached, slot << PAGE_SHIFT_, len);
+    return r;
+}
+
+void swap_prefetch(struct swapdev *sw, uint64_t slot, uint32_t npages)
+{
+    if (sw->fd_cached >= 0)
+        swapdev_readahead(sw->fd_cached, slot << PAGE_SHIFT_, (size_t)npages << PAGE_SHIFT_);
+}
+
 int swap_open(struct swapdev *sw, const char *path, size_t size, int verbose)
 {
     uint64_t devslots = 0;
     int r = swapdev_open(path, &sw->fd, &sw->direct, &sw->is_tmp, &devslots, verbose);
     if (r < 0)
         return r;
+    sw->fd_cached = sw->direct ? swapdev_open_cached(sw->fd) : -1;
     sw->maxslots = PTE_MAX_SLOTS;
     if (devslots) {                     /* a block device: its size is the limit */
         sw->maxslots = devslots;
@@ -143,10 +160,14 @@ int swap_open(struct swapdev *sw, const char *path, size_t size, int verbose)
         sw->nslots = size >> PAGE_SHIFT_;
         if (sw->nslots == 0 || sw->nslots > sw->maxslots) {
             swapdev_close(sw->fd);
+            if (sw->fd_cached >= 0)
+                close(sw->fd_cached);
             return -EINVAL;
         }
         r = swapdev_extend(sw->fd, 0, sw->nslots);
         if (r < 0) {
+            if (sw->fd_cached >= 0)
+                close(sw->fd_cached);
             swapdev_close(sw->fd);
             return r;
         }
@@ -158,6 +179,8 @@ int swap_open(struct swapdev *sw, const char *path, size_t size, int verbose)
     sw->refs = mmap(NULL, sw->maxslots * sizeof(uint16_t), PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (sw->refs == MAP_FAILED) {
+        if (sw->fd_cached >= 0)
+            close(sw->fd_cached);
         swapdev_close(sw->fd);
         return -ENOMEM;
     }
@@ -166,6 +189,8 @@ int swap_open(struct swapdev *sw, const char *path, size_t size, int verbose)
 
 void swap_close(struct swapdev *sw)
 {
+    if (sw->fd_cached >= 0)
+        close(sw->fd_cached);
     munmap(sw->refs, sw->maxslots * sizeof(uint16_t));
     swapdev_close(sw->fd);
 }

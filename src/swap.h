@@ -20,8 +20,9 @@
 #include <stdint.h>
 
 struct swapdev {
-    int fd;
-    bool direct;           /* opened O_DIRECT */
+    int fd;                /* O_DIRECT when the file system allows */
+    int fd_cached;         /* the same file, buffered: read-ahead goes here */
+    bool direct;           /* fd is O_DIRECT */
     bool growable;         /* swap_size 0: grow the file on demand */
     bool is_tmp;           /* unlinked file of ours */
     uint64_t nslots;       /* slots usable now; lock */
@@ -47,5 +48,10 @@ void swap_usage(struct swapdev *sw, uint64_t *used, uint64_t *total);
 /* Page-aligned buf; 0 or -errno (-EIO on a short transfer). */
 int  swap_write(struct swapdev *sw, uint64_t slot, const void *buf, uint32_t npages);
 int  swap_read(struct swapdev *sw, uint64_t slot, void *buf, uint32_t npages);
+/* Sequential read-ahead: read through the page cache (hits what an earlier
+ * swap_prefetch started), then drop those cached pages. */
+int  swap_read_stream(struct swapdev *sw, uint64_t slot, void *buf, uint32_t npages);
+/* Start reading slots [slot, slot+npages) into the page cache, without waiting. */
+void swap_prefetch(struct swapdev *sw, uint64_t slot, uint32_t npages);
 
 #endif

@@ -150,3 +150,23 @@ int swapdev_pread(int fd, void *buf, size_t len, uint64_t off)
     }
     return 0;
 }
+
+int swapdev_open_cached(int fd)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+    int c = open(p, O_RDONLY | O_CLOEXEC);
+    if (c >= 0)
+        posix_fadvise(c, 0, 0, POSIX_FADV_SEQUENTIAL);
+    return c;
+}
+
+void swapdev_readahead(int fd, uint64_t off, size_t len)
+{
+    readahead(fd, (off64_t)off, len);
+}
+
+void swapdev_drop_cached(int fd, uint64_t off, size_t len)
+{
+    posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+}

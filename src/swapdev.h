@@ -18,5 +18,9 @@ void swapdev_close(int fd);
 int  swapdev_extend(int fd, uint64_t from, uint64_t n);
 int  swapdev_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 int  swapdev_pread(int fd, void *buf, size_t len, uint64_t off);
+/* A buffered descriptor of the same file (for read-ahead), or -1. */
+int  swapdev_open_cached(int fd);
+void swapdev_readahead(int fd, uint64_t off, size_t len);
+void swapdev_drop_cached(int fd, uint64_t off, size_t len);
 
 #endif
