@@ -132,15 +132,19 @@ static uint32_t run_len(const struct victim *v, uint32_t i, uint32_t n, uint32_t
     return j - i;
 }
 
-static int any(const struct victim *v) { (void)v; return 1; }
+static int is_mapped(const struct victim *v) { return (v->val & PTE_MAPPED) != 0; }
 static int needs_write(const struct victim *v) { return !(v->val & PTE_SWAP) || (v->val & PTE_DIRTY); }
 static int is_ok(const struct victim *v) { return v->ok; }
 
-/* Unmap sorted pages from the MMU, one madvise per run. */
+/* Unmap the mapped ones of sorted pages from the MMU, one madvise per run. */
 static void zap_runs(struct victim *v, uint32_t n)
 {
     for (uint32_t i = 0; i < n;) {
-        uint32_t k = run_len(v, i, n, UINT32_MAX, any);
+        if (!is_mapped(&v[i])) {
+            i++;
+            continue;
+        }
+        uint32_t k = run_len(v, i, n, UINT32_MAX, is_mapped);
         object_zap(v[i].obj, v[i].pg, k);
         for (uint32_t t = i; t < i + k; t++)
             v[t].val &= ~PTE_MAPPED;
