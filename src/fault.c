@@ -143,8 +143,13 @@ static void publish_run(struct vmk_system *sys, struct vmk_object *o, size_t pg,
     ctr_max(&o->owner->ctr, C_RESIDENT_PEAK, ctr_get(&o->owner->ctr, C_RESIDENT));
 }
 
-/* First touch: zero-filled frames for pg and, on sequential access, the pages after it. */
-static int fault_zero(struct vmk_system *sys, struct vmk_vma *vma, size_t pg)
+/*
+ * First touch: zero-filled frames for pg and, on sequential access, the pages
+ * after it.  A write makes them dirty.  A read maps them write-protected and
+ * clean: a page that is only ever read stays all zero, and eviction simply
+ * drops it (back to "never touched"), as the kernel's zero page costs nothing.
+ */
+static int fault_zero(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write)
 {
     struct vmk_object *o = vma->obj;
     uint64_t vals[FA_MAX];
@@ -160,7 +165,7 @@ static int fault_zero(struct vmk_system *sys, struct vmk_vma *vma, size_t pg)
     int r = store_zero(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_),
                        (size_t)n << PAGE_SHIFT_);
     if (r == 0)
-        r = mmu_continue(sys->uffd, vma_addr(vma, pg), (size_t)n << PAGE_SHIFT_, false);
+        r = mmu_continue(sys->uffd, vma_addr(vma, pg), (size_t)n << PAGE_SHIFT_, !write);
     if (r < 0) {
         store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), (size_t)n << PAGE_SHIFT_);
         frames_free(&sys->frames, fr, n);
@@ -168,7 +173,7 @@ static int fault_zero(struct vmk_system *sys, struct vmk_vma *vma, size_t pg)
         return r;
     }
     for (uint32_t i = 0; i < n; i++)
-        vals[i] = PTE_RES | PTE_DIRTY | PTE_MAPPED | PTE_REF;
+        vals[i] = PTE_RES | PTE_MAPPED | PTE_REF | (write ? PTE_DIRTY : 0);
     publish_run(sys, o, pg, n, fr, vals);
     count(sys, o->owner, C_FAULTS_MINOR, 1);
     count(sys, o->owner, C_ZERO_FILLED, n);
@@ -283,7 +288,7 @@ static int fault_resolve(struct vmk_system *sys, struct vmk_vma *vma, uintptr_t 
         return fault_minor(sys, vma, pg, v, write);
     if (v & PTE_SWAP)
         return fault_swapin(sys, vma, pg, v, write);
-    return fault_zero(sys, vma, pg);
+    return fault_zero(sys, vma, pg, write);
 }
 
 struct fault_ctx { uintptr_t addr; int write; int result; };

@@ -16,6 +16,7 @@
  *   RES|SWAP       resident and clean, with a valid copy in `slot` (swap cache):
  *                  eviction drops it without writing.
  *   RES|DIRTY      resident and written since it was read (no valid copy).
+ *   RES alone      resident, never written: all zeros.  Eviction drops it to 0.
  *   SWAP (no RES)  swapped out to `slot`.
  *   MAPPED         the MMU maps the page now; the policy clears it (and unmaps
  *                  the page) to learn of the next reference.

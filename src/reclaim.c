@@ -29,6 +29,7 @@
 #include <time.h>
 
 #define RECLAIM_MAX 256
+#define NO_SLOT UINT64_MAX               /* a clean all-zero page: dropped to "never touched" */
 
 struct reclaim_scratch {
     struct victim victims[RECLAIM_MAX];
@@ -133,7 +134,7 @@ static uint32_t run_len(const struct victim *v, uint32_t i, uint32_t n, uint32_t
 }
 
 static int is_mapped(const struct victim *v) { return (v->val & PTE_MAPPED) != 0; }
-static int needs_write(const struct victim *v) { return !(v->val & PTE_SWAP) || (v->val & PTE_DIRTY); }
+static int needs_write(const struct victim *v) { return (v->val & PTE_DIRTY) != 0; }
 static int is_ok(const struct victim *v) { return v->ok; }
 
 /* Unmap the mapped ones of sorted pages from the MMU, one madvise per run. */
@@ -243,9 +244,9 @@ static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
     victims_sort(v, n);
     zap_runs(v, n);                                       /* 1 */
     for (uint32_t i = 0; i < n; i++) {                    /* 2 */
-        if (!needs_write(&v[i])) {
+        if (!needs_write(&v[i])) {     /* clean: its swap copy is valid, or it is all zero */
             v[i].ok = 1;
-            v[i].slot = pte_slot(v[i].val);
+            v[i].slot = v[i].val & PTE_SWAP ? pte_slot(v[i].val) : NO_SLOT;
             ctr_add(&sys->ctr, C_DROPPED_CLEAN, 1);
             ctr_add(&v[i].obj->owner->ctr, C_DROPPED_CLEAN, 1);
         }
@@ -271,7 +272,7 @@ static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
         atomic_store_explicit(&sys->frames.map[v[i].frame].obj, NULL, memory_order_relaxed);
         ctr_add(&v[i].obj->owner->ctr, C_RESIDENT, -1);
         ctr_add(&v[i].obj->owner->ctr, C_EVICTED, 1);
-        pte_unlock(v[i].pte, pte_with_slot(0, v[i].slot));
+        pte_unlock(v[i].pte, v[i].slot == NO_SLOT ? 0 : pte_with_slot(0, v[i].slot));
     }
     ctr_add(&sys->ctr, C_RESIDENT, -(int64_t)freed);
     ctr_add(&sys->ctr, C_EVICTED, freed);
