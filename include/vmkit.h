@@ -66,7 +66,11 @@ typedef struct vmk_config {
     const char *policy;     /* VMK_POLICY: "clock" (default) or "fifo". */
     unsigned fault_around;  /* VMK_FAULT_AROUND: most pages made resident by one
                                fault on sequential access (zero-fill and swap
-                               read-ahead), 1..64.  Default 32. */
+                               read-ahead), 1..64.  Default 32.  The window
+                               starts at one page and grows only while the
+                               pages just below are resident, so an isolated
+                               touch makes only its own page resident; 1 gives
+                               strict one-page demand paging. */
     unsigned reclaim_batch; /* VMK_RECLAIM_BATCH: pages evicted per reclaim
                                pass, 1..256.  Default 64. */
     int verbose;            /* VMK_VERBOSE: 1 prints set-up facts on stderr. */
@@ -172,6 +176,16 @@ int  vmk_space_stats(vmk_space *as, vmk_stats *out);
 
 /* A line per counter, human-readable, like vmstat. */
 void vmk_stats_print(const vmk_stats *st, FILE *f);
+
+/*
+ * Fault injection, for tests: make the swap device fail (EIO) on the
+ * after-th write or read from now on (after = 1: the next one; 0 disarms).
+ * A failed write leaves the pages resident and dirty (nothing is lost); a
+ * failed read gives the faulting thread SIGBUS.  Errors: -EINVAL.
+ */
+#define VMK_INJECT_SWAP_WRITE 1
+#define VMK_INJECT_SWAP_READ  2
+int  vmk_inject_fault(vmk_system *sys, int kind, int64_t after);
 
 /* Text for a negative errno returned by vmkit (or a positive errno). */
 const char *vmk_strerror(int err);

@@ -161,3 +161,19 @@ VMK_API void vmk_system_close(vmk_system *sys)
     registry_del(sys);
     system_free(sys);
 }
+
+VMK_API int vmk_inject_fault(vmk_system *sys, int kind, int64_t after)
+{
+    if (!sys || after < 0)
+        return -EINVAL;
+    switch (kind) {
+    case VMK_INJECT_SWAP_WRITE:
+        atomic_store(&sys->swap.fail_write_after, after);
+        return 0;
+    case VMK_INJECT_SWAP_READ:
+        atomic_store(&sys->swap.fail_read_after, after);
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
