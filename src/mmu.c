@@ -68,6 +68,10 @@ void *mmu_map(int uffd, int store_fd, uint64_t off, size_t len, int prot, int *e
         return NULL;
     }
     madvise(p, len, MADV_NOHUGEPAGE);
+    /* A child of fork(2) would see these as plain shared memory: wrong data
+     * for pages in swap, and writes that reach the parent.  Keep them out of
+     * children (an access there is a clean SIGSEGV). */
+    madvise(p, len, MADV_DONTFORK);
     struct uffdio_register reg = {
         .range = { .start = (uintptr_t)p, .len = len },
         .mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR |
