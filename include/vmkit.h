@@ -16,8 +16,7 @@
  *   - vmkit installs a SIGBUS handler (it chains to a handler installed before
  *     vmk_system_open(); install yours first).  Threads must not block SIGBUS.
  *   - vmkit memory is not inherited by fork(2)'s children (MADV_DONTFORK):
- *     there it is unmapped, and a touch is SIGSEGV.  (vmk_space_fork, to
- *     come, copies address spaces within one process.)
+ *     there it is unmapped, and a touch is SIGSEGV.
  *   - The kernel cannot fault in vmkit pages for you: a system call that reads
  *     or writes a non-resident vmkit page (read(2) into it, for instance)
  *     fails with EFAULT.  Copy through a buffer of your own.
