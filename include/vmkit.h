@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -122,8 +123,34 @@ void *vmk_map_anon(vmk_space *as, size_t len, int prot);
  */
 int  vmk_unmap(vmk_space *as, void *addr, size_t len);
 
+/*
+ * Map len bytes of the file fd from offset on.  flags: VMK_MAP_SHARED (writes
+ * reach the file: written back on eviction, vmk_sync, unmap and close; all
+ * shared mappings of one file in a system see one page cache) or
+ * VMK_MAP_PRIVATE (writes stay in memory and swap like anonymous pages,
+ * never reach the file).  vmkit keeps its own descriptor: fd may be closed.
+ * As the kernel's mmap: a touch in the last partial page past the end of the
+ * file reads zeros; beyond it, SIGBUS.  Files up to 1 TiB.
+ * Errors (NULL + errno): EINVAL (NULL, len 0 or overflowing, offset not
+ * page-aligned, bad prot or flags), EBADF (fd), EACCES (fd not open for
+ * reading, or PROT_WRITE on a shared mapping of an fd not open for writing),
+ * ENODEV (not a regular file), ENOMEM.
+ */
+#define VMK_MAP_SHARED  0x01
+#define VMK_MAP_PRIVATE 0x02
+void *vmk_map_file(vmk_space *as, int fd, off_t offset, size_t len, int prot, int flags);
+
+/*
+ * Write the dirty pages of shared file mappings in [addr, addr+len) back to
+ * their files and wait for the device (like msync(MS_SYNC)).  Anonymous and
+ * private ranges are accepted and have nothing to write.  0, -EINVAL (as
+ * vmk_unmap), or -EIO/-ENOSPC from writeback (the pages stay dirty).
+ */
+int  vmk_sync(vmk_space *as, void *addr, size_t len);
+
 /* Change protections of [addr, addr+len); same rules and errors as vmk_unmap,
- * plus -EINVAL for a bad prot. */
+ * plus -EINVAL for a bad prot and -EACCES for write access to a shared
+ * mapping of a file not open for writing. */
 int  vmk_protect(vmk_space *as, void *addr, size_t len, int prot);
 
 /* What the software page table says about one page.  (The struct has no
@@ -169,6 +196,8 @@ typedef struct vmk_stats {
     uint64_t swap_total;        /* swap slots the device has now */
     uint64_t frames_total;      /* memory_limit / page size (system only) */
     uint64_t fault_ns;          /* time threads spent resolving faults */
+    uint64_t pages_file_read;   /* file pages read in (read-ahead included) */
+    uint64_t pages_file_written; /* dirty shared file pages written back */
 } vmk_stats;
 
 /* System-wide counters.  Errors: -EINVAL. */

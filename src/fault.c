@@ -80,14 +80,14 @@ void bounce_put(struct vmk_system *sys, int idx)
     atomic_fetch_and_explicit(&sys->bounce_busy, ~(1u << idx), memory_order_release);
 }
 
-static void count(struct vmk_system *sys, struct vmk_space *as, enum vmk_counter k, int64_t n)
+void fault_count(struct vmk_system *sys, struct vmk_space *as, enum vmk_counter k, int64_t n)
 {
     ctr_add(&sys->ctr, k, n);
     ctr_add(&as->ctr, k, n);
 }
 
 /* Resident pages right below pg (within the VMA), plus one: the window. */
-static uint32_t seq_window(struct vmk_system *sys, struct vmk_vma *vma, size_t pg)
+uint32_t fault_window(struct vmk_system *sys, struct vmk_vma *vma, size_t pg)
 {
     uint32_t w = 1, max = sys->cfg.fault_around;
     while (w < max && pg >= vma->pgoff + w &&
@@ -121,21 +121,32 @@ static uint32_t lock_neighbours(struct vmk_vma *vma, size_t pg, uint32_t want, u
     return n;
 }
 
-static void unlock_run(struct vmk_object *o, size_t pg, uint32_t n, const uint64_t *vals)
+void fault_unlock_run(struct vmk_object *o, size_t pg, uint32_t n, const uint64_t *vals)
 {
     for (uint32_t i = 0; i < n; i++)
         pte_unlock(&o->ptes[pg + i], vals[i]);
 }
 
+/* Lock pg+1.. while never touched (pg itself is locked by the caller). */
+uint32_t fault_lock_none(struct vmk_vma *vma, size_t pg, uint32_t want, uint64_t *vals)
+{
+    return lock_neighbours(vma, pg, want, 0, vals, 0);
+}
+
 /* Record n pages as resident in frames fr and unlock them. */
-static void publish_run(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32_t n,
-                        const uint32_t *fr, const uint64_t *newvals)
+void fault_publish(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32_t n,
+                   const uint32_t *fr, const uint64_t *newvals)
 {
     for (uint32_t i = 0; i < n; i++) {
         frame_set_owner(&sys->frames, fr[i], o, (uint32_t)(pg + i));
         sys->policy.ops->filled(&sys->policy, fr[i]);
         pte_unlock(&o->ptes[pg + i], pte_with_frame(newvals[i], fr[i]));
     }
+    size_t end = pg + n, cur = atomic_load_explicit(&o->touched_end, memory_order_relaxed);
+    while (cur < end && !atomic_compare_exchange_weak_explicit(&o->touched_end, &cur, end,
+                                                               memory_order_relaxed,
+                                                               memory_order_relaxed))
+        ;
     uint64_t r = ctr_get(&sys->ctr, C_RESIDENT) + n;
     ctr_add(&sys->ctr, C_RESIDENT, n);
     ctr_add(&o->owner->ctr, C_RESIDENT, n);
@@ -154,13 +165,13 @@ static int fault_zero(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, in
     struct vmk_object *o = vma->obj;
     uint64_t vals[FA_MAX];
     uint32_t fr[FA_MAX];
-    uint32_t n = lock_neighbours(vma, pg, seq_window(sys, vma, pg), 0, vals, 0);
+    uint32_t n = lock_neighbours(vma, pg, fault_window(sys, vma, pg), 0, vals, 0);
     int got = frames_get(sys, 1, n, fr);
     if (got < 0) {
-        unlock_run(o, pg, n, vals);
+        fault_unlock_run(o, pg, n, vals);
         return got;
     }
-    unlock_run(o, pg + (uint32_t)got, n - (uint32_t)got, vals + got);
+    fault_unlock_run(o, pg + (uint32_t)got, n - (uint32_t)got, vals + got);
     n = (uint32_t)got;
     int r = store_zero(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_),
                        (size_t)n << PAGE_SHIFT_);
@@ -169,14 +180,14 @@ static int fault_zero(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, in
     if (r < 0) {
         store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), (size_t)n << PAGE_SHIFT_);
         frames_free(&sys->frames, fr, n);
-        unlock_run(o, pg, n, vals);
+        fault_unlock_run(o, pg, n, vals);
         return r;
     }
     for (uint32_t i = 0; i < n; i++)
         vals[i] = PTE_RES | PTE_MAPPED | PTE_REF | (write ? PTE_DIRTY : 0);
-    publish_run(sys, o, pg, n, fr, vals);
-    count(sys, o->owner, C_FAULTS_MINOR, 1);
-    count(sys, o->owner, C_ZERO_FILLED, n);
+    fault_publish(sys, o, pg, n, fr, vals);
+    fault_count(sys, o->owner, C_FAULTS_MINOR, 1);
+    fault_count(sys, o->owner, C_ZERO_FILLED, n);
     return 0;
 }
 
@@ -213,13 +224,13 @@ static int fault_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
     struct vmk_object *o = vma->obj;
     uint64_t vals[FA_MAX];
     uint32_t fr[FA_MAX];
-    uint32_t n = lock_neighbours(vma, pg, seq_window(sys, vma, pg), v, vals, 1);
+    uint32_t n = lock_neighbours(vma, pg, fault_window(sys, vma, pg), v, vals, 1);
     int got = frames_get(sys, 1, n, fr);
     if (got < 0) {
-        unlock_run(o, pg, n, vals);
+        fault_unlock_run(o, pg, n, vals);
         return got;
     }
-    unlock_run(o, pg + (uint32_t)got, n - (uint32_t)got, vals + got);
+    fault_unlock_run(o, pg + (uint32_t)got, n - (uint32_t)got, vals + got);
     n = (uint32_t)got;
     int bi;
     char *buf = bounce_get(sys, &bi);
@@ -246,16 +257,16 @@ static int fault_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
     if (r < 0) {
         store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), len);
         frames_free(&sys->frames, fr, n);
-        unlock_run(o, pg, n, vals);
+        fault_unlock_run(o, pg, n, vals);
         return r;
     }
     for (uint32_t i = 0; i < n; i++)
         vals[i] = (vals[i] & ~(PTE_DIRTY)) | PTE_RES | PTE_MAPPED | PTE_REF;
     if (write)
         make_dirty(sys, addr, &vals[0]);
-    publish_run(sys, o, pg, n, fr, vals);
-    count(sys, o->owner, C_FAULTS_MAJOR, 1);
-    count(sys, o->owner, C_SWAPPED_IN, n);
+    fault_publish(sys, o, pg, n, fr, vals);
+    fault_count(sys, o->owner, C_FAULTS_MAJOR, 1);
+    fault_count(sys, o->owner, C_SWAPPED_IN, n);
     return 0;
 }
 
@@ -268,14 +279,17 @@ static int fault_minor(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, u
     int r = 0;
     if (write && !(v & PTE_DIRTY)) {
         r = make_dirty(sys, addr, &v);
-        count(sys, o->owner, C_WP_FAULTS, 1);
+        fault_count(sys, o->owner, C_WP_FAULTS, 1);
+    } else if (write) {
+        /* Dirty yet write-protected: a writeback that failed left it so. */
+        r = mmu_writeprotect(sys->uffd, addr, PAGE_SIZE_, false);
     }
     if (r == 0)
         r = mmu_continue(sys->uffd, addr, PAGE_SIZE_, !(v & PTE_DIRTY));
     if (r == 0)
         v |= PTE_MAPPED | PTE_REF;
     pte_unlock(&o->ptes[pg], v);
-    count(sys, o->owner, C_FAULTS_MINOR, 1);
+    fault_count(sys, o->owner, C_FAULTS_MINOR, 1);
     return r;
 }
 
@@ -288,6 +302,8 @@ static int fault_resolve(struct vmk_system *sys, struct vmk_vma *vma, uintptr_t 
         return fault_minor(sys, vma, pg, v, write);
     if (v & PTE_SWAP)
         return fault_swapin(sys, vma, pg, v, write);
+    if (vma->obj->file_fd >= 0)
+        return file_fault(sys, vma, pg, write);
     return fault_zero(sys, vma, pg, write);
 }
 
@@ -306,10 +322,10 @@ static int fault_try_system(struct vmk_system *sys, void *arg)
     int r = fault_resolve(sys, vma, fc->addr & ~(uintptr_t)(PAGE_SIZE_ - 1), fc->write);
     uint64_t dt = mono_ns() - t0;
     struct vmk_space *as = vma->obj->owner;
-    count(sys, as, C_FAULTS, 1);
-    count(sys, as, C_FAULT_NS, (int64_t)dt);
-    if (r < 0) {
-        count(sys, as, C_SIGBUS, 1);
+    fault_count(sys, as, C_FAULTS, 1);
+    fault_count(sys, as, C_FAULT_NS, (int64_t)dt);
+    if (r < 0 && r != -ENXIO) {
+        fault_count(sys, as, C_SIGBUS, 1);
         if (r == -ENOSPC)
             report_once(&sys->said_swapfull,
                         "vmkit: swap is full and no frame can be freed; the faulting thread gets SIGBUS");

@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/types.h>
 
 #define PAGE_SIZE_   4096u
 #define PAGE_SHIFT_  12
@@ -49,6 +50,15 @@ struct vmk_object {
     pte_t *ptes;                 /* npages entries (lazily backed mmap) */
     struct vmk_vma **vmas;       /* VMAs that map part of it; maplock */
     int nvmas, cap_vmas;
+    /* File-backed objects (file.c); file_fd < 0 for anonymous memory. */
+    int file_fd;                 /* our own descriptor of the file */
+    uint64_t file_pgoff;         /* file page of object page 0 */
+    bool file_shared;            /* MAP_SHARED: the system's page cache of the file */
+    bool file_writable;          /* file_fd may be written */
+    dev_t dev;
+    ino_t ino;
+    struct vmk_object *next_file; /* sys->files list; maplock */
+    _Atomic size_t touched_end;  /* 1 + highest page ever made resident */
 };
 
 struct vmk_vma {
@@ -90,6 +100,8 @@ struct vmk_system {
     char *bounce;                /* BOUNCE_BUFS buffers of FA_MAX pages */
     _Atomic uint32_t bounce_busy;
 
+    struct vmk_object *files;    /* shared file objects, one per file; maplock */
+
     struct vmk_counters ctr;     /* system totals */
     _Atomic int said_swapfull, said_io, said_oom;
 };
@@ -126,7 +138,21 @@ VMK_HIDDEN int  object_add_vma(struct vmk_object *o, struct vmk_vma *v);
 VMK_HIDDEN void object_del_vma(struct vmk_object *o, struct vmk_vma *v);
 VMK_HIDDEN void object_zap(struct vmk_object *o, size_t pg, size_t n);
 
+/* file.c */
+VMK_HIDDEN int  file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write);
+VMK_HIDDEN int  file_writeback(struct vmk_system *sys, struct vmk_object *o, uint32_t pg,
+                               const void *buf, uint32_t n);
+VMK_HIDDEN int  file_sync_range(struct vmk_object *o, size_t first, size_t n);
+VMK_HIDDEN void file_object_unlink(struct vmk_object *o);
+
 /* fault.c */
+VMK_HIDDEN uint32_t fault_window(struct vmk_system *sys, struct vmk_vma *vma, size_t pg);
+VMK_HIDDEN uint32_t fault_lock_none(struct vmk_vma *vma, size_t pg, uint32_t want, uint64_t *vals);
+VMK_HIDDEN void fault_unlock_run(struct vmk_object *o, size_t pg, uint32_t n, const uint64_t *vals);
+VMK_HIDDEN void fault_publish(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32_t n,
+                              const uint32_t *fr, const uint64_t *newvals);
+VMK_HIDDEN void fault_count(struct vmk_system *sys, struct vmk_space *as, enum vmk_counter k,
+                            int64_t n);
 VMK_HIDDEN int  fault_install_handler(void);
 
 /* reclaim.c */

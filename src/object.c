@@ -34,6 +34,7 @@ struct vmk_object *object_create(struct vmk_system *sys, struct vmk_space *owner
     }
     o->sys = sys;
     o->owner = owner;
+    o->file_fd = -1;
     o->npages = npages;
     o->base = sys->store_next;
     /* A guard page between objects keeps their offsets from ever touching. */
@@ -43,6 +44,12 @@ struct vmk_object *object_create(struct vmk_system *sys, struct vmk_space *owner
 
 static void object_free(struct vmk_object *o)
 {
+    if (o->file_shared) {          /* the file's page cache goes with its last mapping */
+        file_object_unlink(o);
+        object_release_pages(o, 0, atomic_load(&o->touched_end));
+    }
+    if (o->file_fd >= 0)
+        close(o->file_fd);
     munmap(o->ptes, pt_bytes(o->npages));
     free(o->vmas);
     free(o);

@@ -135,6 +135,8 @@ static uint32_t run_len(const struct victim *v, uint32_t i, uint32_t n, uint32_t
 
 static int is_mapped(const struct victim *v) { return (v->val & PTE_MAPPED) != 0; }
 static int needs_write(const struct victim *v) { return (v->val & PTE_DIRTY) != 0; }
+static int needs_swap(const struct victim *v) { return needs_write(v) && !v->obj->file_shared; }
+static int needs_file(const struct victim *v) { return needs_write(v) && v->obj->file_shared; }
 static int is_ok(const struct victim *v) { return v->ok; }
 
 /* Unmap the mapped ones of sorted pages from the MMU, one madvise per run. */
@@ -196,7 +198,7 @@ static void write_dirty(struct vmk_system *sys, struct victim *v, uint32_t n)
     struct reclaim_scratch *rs = sys->rs;
     uint32_t idx[RECLAIM_MAX], k = 0;
     for (uint32_t i = 0; i < n; i++)
-        if (needs_write(&v[i]))
+        if (needs_swap(&v[i]))
             idx[k++] = i;
     for (uint32_t done = 0; done < k;) {
         uint64_t slot;
@@ -237,6 +239,36 @@ static void write_dirty(struct vmk_system *sys, struct victim *v, uint32_t n)
     }
 }
 
+/* Write dirty pages of shared file mappings back to their files, a run of
+ * consecutive pages per request.  Written pages leave with no slot: the
+ * next fault reads them from the file again. */
+static void write_files(struct vmk_system *sys, struct victim *v, uint32_t n)
+{
+    struct reclaim_scratch *rs = sys->rs;
+    for (uint32_t i = 0; i < n;) {
+        if (!needs_file(&v[i])) {
+            i++;
+            continue;
+        }
+        uint32_t k = run_len(v, i, n, RECLAIM_MAX, needs_file);
+        int r = store_read(sys->store_fd, v[i].obj->base + ((uint64_t)v[i].pg << PAGE_SHIFT_),
+                           rs->buf, (size_t)k << PAGE_SHIFT_);
+        if (r == 0)
+            r = file_writeback(sys, v[i].obj, v[i].pg, rs->buf, k);
+        if (r < 0) {
+            rs->last_error = r;
+            ctr_add(&sys->ctr, C_IO_ERRORS, 1);
+            report_once(&sys->said_io, "vmkit: writeback to a mapped file failed; the pages stay dirty");
+        } else {
+            for (uint32_t t = i; t < i + k; t++) {
+                v[t].ok = 1;
+                v[t].slot = NO_SLOT;
+            }
+        }
+        i += k;
+    }
+}
+
 /* Evict n taken victims; returns how many frames were freed. */
 static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
 {
@@ -252,6 +284,7 @@ static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
         }
     }
     write_dirty(sys, v, n);
+    write_files(sys, v, n);
     for (uint32_t i = 0; i < n;) {                        /* 3 */
         if (!v[i].ok) {
             i++;

@@ -40,13 +40,19 @@ VMK_API int vmk_space_create(vmk_system *sys, vmk_space **out)
     return 0;
 }
 
-/* Release the pages of VMA i in [lo, hi) and drop that part of it (maplock held). */
-static void unmap_part(struct vmk_system *sys, size_t i)
+/* Drop VMA i (maplock exclusive): write back its dirty shared file pages,
+ * unmap it, release its pages (a shared file's pages stay cached for its
+ * other mappings until the last one goes).  0 or the writeback's -errno. */
+static int unmap_part(struct vmk_system *sys, size_t i)
 {
     struct vmk_vma *v = sys->vmas[i];
+    size_t n = (v->end - v->start) >> PAGE_SHIFT_;
+    int r = file_sync_range(v->obj, v->pgoff, n);
     mmu_unmap((void *)v->start, v->end - v->start);
-    object_release_pages(v->obj, v->pgoff, (v->end - v->start) >> PAGE_SHIFT_);
+    if (!v->obj->file_shared)
+        object_release_pages(v->obj, v->pgoff, n);
     vma_remove_at(sys, i);
+    return r;
 }
 
 /* Split VMAs so that lo and hi fall on VMA boundaries (maplock held).  The
@@ -127,10 +133,14 @@ VMK_API int vmk_unmap(vmk_space *as, void *addr, size_t len)
         return r;
     }
     size_t i = vma_index_of(sys, lo);
-    while (i < sys->nvmas && sys->vmas[i]->start < hi)
-        unmap_part(sys, i);
+    int err = 0;
+    while (i < sys->nvmas && sys->vmas[i]->start < hi) {
+        int e = unmap_part(sys, i);
+        if (e < 0 && !err)
+            err = e;
+    }
     rw_write_unlock(&sys->maplock);
-    return 0;
+    return err;
 }
 
 VMK_API int vmk_protect(vmk_space *as, void *addr, size_t len, int prot)
@@ -146,6 +156,13 @@ VMK_API int vmk_protect(vmk_space *as, void *addr, size_t len, int prot)
     if (!vma_range_covered(sys, as, lo, hi)) {
         rw_write_unlock(&sys->maplock);
         return -EINVAL;
+    }
+    for (size_t i = vma_index_of(sys, lo); i < sys->nvmas && sys->vmas[i]->start < hi; i++) {
+        struct vmk_object *o = sys->vmas[i]->obj;
+        if ((prot & VMK_PROT_WRITE) && o->file_shared && !o->file_writable) {
+            rw_write_unlock(&sys->maplock);
+            return -EACCES;
+        }
     }
     if ((r = vma_reserve(sys, 2)) < 0 || (r = split_at(sys, lo)) < 0 || (r = split_at(sys, hi)) < 0) {
         rw_write_unlock(&sys->maplock);

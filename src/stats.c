@@ -21,6 +21,8 @@ static void fill(struct vmk_system *sys, struct vmk_counters *c, vmk_stats *out)
     out->resident = ctr_get(c, C_RESIDENT);
     out->resident_peak = ctr_get(c, C_RESIDENT_PEAK);
     out->fault_ns = ctr_get(c, C_FAULT_NS);
+    out->pages_file_read = ctr_get(c, C_FILE_READ);
+    out->pages_file_written = ctr_get(c, C_FILE_WRITTEN);
     swap_usage(&sys->swap, &out->swap_used, &out->swap_total);
     out->frames_total = sys->frames.n;
 }
@@ -73,6 +75,9 @@ VMK_API void vmk_stats_print(const vmk_stats *s, FILE *f)
     fprintf(f, "pages evicted     %12llu  (dropped clean %llu)\n",
             (unsigned long long)s->pages_evicted, (unsigned long long)s->pages_dropped_clean);
     fprintf(f, "reference samples %12llu\n", (unsigned long long)s->ref_samples);
+    if (s->pages_file_read || s->pages_file_written)
+        fprintf(f, "file pages        %12llu read, %llu written back\n",
+                (unsigned long long)s->pages_file_read, (unsigned long long)s->pages_file_written);
     fprintf(f, "resident          %12llu  (peak %llu of %llu frames)\n",
             (unsigned long long)s->resident, (unsigned long long)s->resident_peak,
             (unsigned long long)s->frames_total);

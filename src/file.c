@@ -1,0 +1,387 @@
+/*
+ * file.c - file-backed objects: pages that come from a file.
+ *
+ * A file page is not touched until a thread touches it, like an anonymous
+ * one; the difference is where a non-resident page comes from and where a
+ * dirty one goes:
+ *
+ *                     not resident, no slot     dirty at eviction     clean at eviction
+ *   anonymous         zero-filled               written to swap       dropped (slot kept)
+ *   private file      read from the file        written to swap       dropped
+ *   shared file       read from the file        written to the file   dropped
+ *
+ * So a private file page that was written becomes anonymous (it gets a swap
+ * slot, and from then on comes back from swap), and a shared file page never
+ * uses swap.  The entry of a clean file page evicted goes back to 0: "read
+ * it from the file again".
+ *
+ * Shared mappings of one file in one system use one object — the system's
+ * page cache of that file, object page i = file page i — so two shared
+ * mappings (in one space or in two) see each other's writes at once: they
+ * map the same frame-store pages.  Its page table is reserved for 1 TiB and
+ * backed lazily; pages stay cached until evicted or until the last mapping
+ * of the file goes.  A private mapping gets an object of its own, object
+ * page 0 = the mapping's first file page.
+ *
+ * Writeback (eviction, vmk_sync, unmap) first write-protects the pages in
+ * every mapping, so a write that races it faults and makes the page dirty
+ * again after the copy; a page whose writeback fails stays dirty.
+ * End of file: a fault in the last partial page reads zeros past the end;
+ * a fault at or past the first page wholly beyond the end is SIGBUS (-ENXIO
+ * here), as the kernel does.  Writeback never extends the file.
+ */
+#include "internal.h"
+#include "mmu.h"
+#include "store.h"
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#define FILE_SPAN_PAGES (1ull << 28)      /* 1 TiB: a shared file object's reach */
+
+static int file_size(int fd, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+/* Read n pages of the file from file page fpage into buf; past the end of
+ * the file the buffer is zero.  0 or -EIO. */
+static int file_read_pages(int fd, uint64_t fpage, void *buf, uint32_t n)
+{
+    size_t len = (size_t)n << PAGE_SHIFT_, done = 0;
+    while (done < len) {
+        ssize_t k = pread(fd, (char *)buf + done, len - done, (off_t)((fpage << PAGE_SHIFT_) + done));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -EIO;
+        if (k == 0)
+            break;
+        done += (size_t)k;
+    }
+    memset((char *)buf + done, 0, len - done);
+    return 0;
+}
+
+/* Fault on a never-read page of a file object (entry locked, 0). */
+int file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write)
+{
+    struct vmk_object *o = vma->obj;
+    uint64_t vals[FA_MAX], size = 0;
+    uint32_t fr[FA_MAX];
+    uint64_t fpage = o->file_pgoff + pg;
+    int r = file_size(o->file_fd, &size);
+    if (r == 0 && (fpage << PAGE_SHIFT_) >= size)
+        r = -ENXIO;                                   /* beyond the end: SIGBUS */
+    if (r < 0) {
+        pte_unlock(&o->ptes[pg], 0);
+        return r;
+    }
+    uint64_t avail = ((size + PAGE_SIZE_ - 1) >> PAGE_SHIFT_) - fpage;
+    uint32_t want = fault_window(sys, vma, pg);
+    if (want > avail)
+        want = (uint32_t)avail;
+    uint32_t n = fault_lock_none(vma, pg, want, vals);
+    int got = frames_get(sys, 1, n, fr);
+    if (got < 0) {
+        fault_unlock_run(o, pg, n, vals);
+        return got;
+    }
+    fault_unlock_run(o, pg + (uint32_t)got, n - (uint32_t)got, vals + got);
+    n = (uint32_t)got;
+    int bi;
+    char *buf = bounce_get(sys, &bi);
+    size_t len = (size_t)n << PAGE_SHIFT_;
+    r = file_read_pages(o->file_fd, fpage, buf, n);
+    if (r == 0 && n > 1)                   /* streaming: start the next window now */
+        readahead(o->file_fd, (off64_t)((fpage + n) << PAGE_SHIFT_), len);
+    if (r == 0)
+        r = store_write(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), buf, len);
+    bounce_put(sys, bi);
+    uintptr_t addr = vma_addr(vma, pg);
+    if (r == 0)
+        r = mmu_continue(sys->uffd, addr, len, true);
+    if (r < 0) {
+        store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), len);
+        frames_free(&sys->frames, fr, n);
+        fault_unlock_run(o, pg, n, vals);
+        ctr_add(&sys->ctr, C_IO_ERRORS, 1);
+        return r;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        vals[i] = PTE_RES | PTE_MAPPED | PTE_REF;
+    if (write) {
+        vals[0] |= PTE_DIRTY;
+        mmu_writeprotect(sys->uffd, addr, PAGE_SIZE_, false);
+    }
+    fault_publish(sys, o, pg, n, fr, vals);
+    fault_count(sys, o->owner, C_FAULTS_MAJOR, 1);
+    fault_count(sys, o->owner, C_FILE_READ, n);
+    return 0;
+}
+
+/* Write n pages (object pages pg..) from buf to the file, never past its end. */
+int file_writeback(struct vmk_system *sys, struct vmk_object *o, uint32_t pg, const void *buf,
+                   uint32_t n)
+{
+    uint64_t size;
+    int r = file_size(o->file_fd, &size);
+    if (r < 0)
+        return r;
+    uint64_t off = (o->file_pgoff + pg) << PAGE_SHIFT_;
+    uint64_t len = (uint64_t)n << PAGE_SHIFT_;
+    if (off >= size)
+        return 0;                                  /* truncated away: nothing to keep */
+    if (off + len > size)
+        len = size - off;
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t k = pwrite(o->file_fd, p, len, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 ? (errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO) : -EIO;
+        p += k, len -= (uint64_t)k, off += (uint64_t)k;
+    }
+    ctr_add(&sys->ctr, C_FILE_WRITTEN, n);
+    ctr_add(&o->owner->ctr, C_FILE_WRITTEN, n);
+    return 0;
+}
+
+/* Write-protect object pages [pg, pg+n) in every VMA that maps them. */
+static void object_writeprotect(struct vmk_object *o, size_t pg, size_t n)
+{
+    for (int i = 0; i < o->nvmas; i++) {
+        struct vmk_vma *v = o->vmas[i];
+        size_t vfirst = v->pgoff, vend = v->pgoff + ((v->end - v->start) >> PAGE_SHIFT_);
+        size_t lo = pg > vfirst ? pg : vfirst, hi = pg + n < vend ? pg + n : vend;
+        if (lo < hi)
+            mmu_writeprotect(o->sys->uffd, vma_addr(v, lo), (hi - lo) << PAGE_SHIFT_, true);
+    }
+}
+
+/* Write back one run of locked dirty pages; they stay locked.  0 or -errno. */
+static int sync_run(struct vmk_object *o, size_t pg, uint32_t n, uint64_t *vals)
+{
+    struct vmk_system *sys = o->sys;
+    object_writeprotect(o, pg, n);
+    int bi;
+    char *buf = bounce_get(sys, &bi);
+    int r = store_read(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), buf,
+                       (size_t)n << PAGE_SHIFT_);
+    if (r == 0)
+        r = file_writeback(sys, o, (uint32_t)pg, buf, n);
+    bounce_put(sys, bi);
+    if (r == 0)
+        for (uint32_t i = 0; i < n; i++)
+            vals[i] &= ~PTE_DIRTY;
+    return r;
+}
+
+/*
+ * Write back the dirty pages of a shared file object in [first, first+n) and
+ * wait for the device.  The caller holds the maplock (shared or exclusive).
+ * Pages whose writeback fails stay dirty.  0 or the first -errno.
+ */
+int file_sync_range(struct vmk_object *o, size_t first, size_t n)
+{
+    if (!o->file_shared)
+        return 0;
+    int err = 0;
+    uint64_t vals[FA_MAX];
+    for (size_t pg = first; pg < first + n;) {
+        if (!(pte_read(&o->ptes[pg]) & PTE_DIRTY)) {
+            pg++;
+            continue;
+        }
+        uint32_t k = 0;
+        while (k < FA_MAX && pg + k < first + n) {
+            uint64_t v = pte_lock(&o->ptes[pg + k]);
+            if (!(v & PTE_RES) || !(v & PTE_DIRTY)) {
+                pte_unlock(&o->ptes[pg + k], v);
+                break;
+            }
+            vals[k++] = v;
+        }
+        if (k == 0) {
+            pg++;
+            continue;
+        }
+        int r = sync_run(o, pg, k, vals);
+        if (r < 0 && !err)
+            err = r;
+        fault_unlock_run(o, pg, k, vals);
+        pg += k;
+    }
+    if (fdatasync(o->file_fd) < 0 && !err)
+        err = -EIO;
+    if (err) {
+        ctr_add(&o->sys->ctr, C_IO_ERRORS, 1);
+        report_once(&o->sys->said_io, "vmkit: writeback to a mapped file failed; the pages stay dirty");
+    }
+    return err;
+}
+
+/* Forget a shared file object (maplock exclusive). */
+void file_object_unlink(struct vmk_object *o)
+{
+    struct vmk_object **pp = &o->sys->files;
+    while (*pp && *pp != o)
+        pp = &(*pp)->next_file;
+    if (*pp)
+        *pp = o->next_file;
+}
+
+static int check_file(int fd, int prot, int flags, struct stat *st, bool *writable)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fstat(fd, st) < 0)
+        return -EBADF;
+    if (!S_ISREG(st->st_mode))
+        return -ENODEV;
+    int acc = fl & O_ACCMODE;
+    if (acc == O_WRONLY)
+        return -EACCES;
+    *writable = acc == O_RDWR;
+    if (flags == VMK_MAP_SHARED && (prot & VMK_PROT_WRITE) && !*writable)
+        return -EACCES;
+    return 0;
+}
+
+/* The shared object of this file, made if need be (maplock exclusive). */
+static struct vmk_object *shared_object(struct vmk_space *as, int fd, const struct stat *st,
+                                        bool writable, int *err)
+{
+    struct vmk_system *sys = as->sys;
+    for (struct vmk_object *o = sys->files; o; o = o->next_file) {
+        if (o->dev != st->st_dev || o->ino != st->st_ino)
+            continue;
+        if (writable && !o->file_writable) {      /* upgrade to a writable descriptor */
+            int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            if (nfd < 0) {
+                *err = -errno;
+                return NULL;
+            }
+            close(o->file_fd);
+            o->file_fd = nfd;
+            o->file_writable = true;
+        }
+        return o;
+    }
+    struct vmk_object *o = object_create(sys, as, FILE_SPAN_PAGES);
+    if (!o) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    o->file_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (o->file_fd < 0) {
+        *err = -errno;
+        o->nvmas = 1;
+        object_del_vma(o, NULL);
+        return NULL;
+    }
+    o->file_shared = true;
+    o->file_writable = writable;
+    o->dev = st->st_dev;
+    o->ino = st->st_ino;
+    o->next_file = sys->files;
+    sys->files = o;
+    return o;
+}
+
+VMK_API void *vmk_map_file(vmk_space *as, int fd, off_t offset, size_t len, int prot, int flags)
+{
+    if (!as || len == 0 || len > ((size_t)FILE_SPAN_PAGES << PAGE_SHIFT_) || offset < 0 ||
+        (offset & (PAGE_SIZE_ - 1)) || (prot & ~(VMK_PROT_READ | VMK_PROT_WRITE)) ||
+        (flags != VMK_MAP_SHARED && flags != VMK_MAP_PRIVATE)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t npages = (len + PAGE_SIZE_ - 1) >> PAGE_SHIFT_;
+    uint64_t fpage = (uint64_t)offset >> PAGE_SHIFT_;
+    if (flags == VMK_MAP_SHARED && fpage + npages > FILE_SPAN_PAGES) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct stat st;
+    bool writable;
+    int err = check_file(fd, prot, flags, &st, &writable);
+    if (err < 0) {
+        errno = -err;
+        return NULL;
+    }
+    struct vmk_system *sys = as->sys;
+    struct vmk_vma *v = calloc(1, sizeof *v);
+    if (!v) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    rw_write_lock(&sys->maplock);
+    struct vmk_object *o;
+    size_t pgoff = 0;
+    if (flags == VMK_MAP_SHARED) {
+        o = shared_object(as, fd, &st, writable, &err);
+        pgoff = fpage;
+    } else {
+        o = object_create(sys, as, npages);
+        err = -ENOMEM;
+        if (o) {
+            o->file_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            o->file_pgoff = fpage;
+            o->file_writable = writable;
+        }
+    }
+    void *p = NULL;
+    if (o && o->file_fd >= 0)
+        p = mmu_map(sys->uffd, sys->store_fd, o->base + ((uint64_t)pgoff << PAGE_SHIFT_),
+                    npages << PAGE_SHIFT_, prot, &err);
+    if (p) {
+        *v = (struct vmk_vma){ .start = (uintptr_t)p, .end = (uintptr_t)p + (npages << PAGE_SHIFT_),
+                               .prot = prot, .space = as, .obj = o, .pgoff = pgoff };
+        err = vma_insert(sys, v);
+        if (err < 0) {
+            mmu_unmap(p, npages << PAGE_SHIFT_);
+            p = NULL;
+        }
+    }
+    if (!p) {
+        if (o && o->nvmas == 0) {
+            o->nvmas = 1;                  /* let object_del_vma free it */
+            object_del_vma(o, NULL);
+        }
+        rw_write_unlock(&sys->maplock);
+        free(v);
+        errno = err < 0 ? -err : ENOMEM;
+        return NULL;
+    }
+    rw_write_unlock(&sys->maplock);
+    return p;
+}
+
+VMK_API int vmk_sync(vmk_space *as, void *addr, size_t len)
+{
+    if (!as || !addr || len == 0 || ((uintptr_t)addr & (PAGE_SIZE_ - 1)) ||
+        (uintptr_t)addr + len < (uintptr_t)addr)
+        return -EINVAL;
+    struct vmk_system *sys = as->sys;
+    uintptr_t lo = (uintptr_t)addr, hi = lo + ((len + PAGE_SIZE_ - 1) & ~(size_t)(PAGE_SIZE_ - 1));
+    rw_read_lock(&sys->maplock);
+    if (!vma_range_covered(sys, as, lo, hi)) {
+        rw_read_unlock(&sys->maplock);
+        return -EINVAL;
+    }
+    int err = 0;
+    for (size_t i = vma_index_of(sys, lo); i < sys->nvmas && sys->vmas[i]->start < hi; i++) {
+        struct vmk_vma *v = sys->vmas[i];
+        uintptr_t a = v->start > lo ? v->start : lo, b = v->end < hi ? v->end : hi;
+        int r = file_sync_range(v->obj, vma_page(v, a), (b - a) >> PAGE_SHIFT_);
+        if (r < 0 && !err)
+            err = r;
+    }
+    rw_read_unlock(&sys->maplock);
+    return err;
+}
