@@ -80,7 +80,9 @@ typedef struct vmk_config {
     int kswapd;             /* VMK_KSWAPD: 1 (default) runs a background
                                reclaimer thread that keeps frames free ahead
                                of faults; 0 makes faulting threads reclaim. */
-    unsigned reserved[7];   /* zero */
+    const char *trace_path; /* VMK_TRACE: record the fault trace of the run
+                               here (see vmk_trace_start).  NULL: none. */
+    unsigned reserved[5];   /* zero */
 } vmk_config;
 
 #define VMK_MIN_MEMORY_LIMIT ((size_t)1 << 20)
@@ -217,6 +219,19 @@ void vmk_stats_print(const vmk_stats *st, FILE *f);
 #define VMK_INJECT_SWAP_WRITE 1
 #define VMK_INJECT_SWAP_READ  2
 int  vmk_inject_fault(vmk_system *sys, int kind, int64_t after);
+
+/*
+ * Record the page-level fault trace into the file at path (created 0600,
+ * truncated) until vmk_trace_stop or vmk_system_close.  Format: a 16-byte
+ * header "VMKTRC01", u32 page size, u32 flags; then 16-byte records
+ * { u64 page = space id << 48 | address >> 12; u32 event; u32 time_us },
+ * event 1 zero-fill fault, 2 swap-in/file-read fault, 3 minor fault (a
+ * sampled reference), 4 first write to a clean page, 5 eviction.
+ * `vmkit sim` replays it.  Errors: -EINVAL, -EBUSY (already tracing), or the
+ * -errno of open/write.
+ */
+int  vmk_trace_start(vmk_system *sys, const char *path);
+int  vmk_trace_stop(vmk_system *sys);
 
 /* Text for a negative errno returned by vmkit (or a positive errno). */
 const char *vmk_strerror(int err);

@@ -53,6 +53,9 @@ VMK_API vmk_config vmk_config_default(void)
     const char *s = getenv("VMK_SWAP_PATH");
     if (s && *s)
         c.swap_path = s;
+    s = getenv("VMK_TRACE");
+    if (s && *s)
+        c.trace_path = s;
     s = getenv("VMK_POLICY");
     if (s && *s)
         c.policy = s;

@@ -188,7 +188,7 @@ static int fault_zero(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, in
     fault_publish(sys, o, pg, n, fr, vals);
     fault_count(sys, o->owner, C_FAULTS_MINOR, 1);
     fault_count(sys, o->owner, C_ZERO_FILLED, n);
-    return 0;
+    return TR_ZERO;
 }
 
 /* The first write to a clean resident page: it now differs from its swap copy. */
@@ -267,7 +267,7 @@ static int fault_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
     fault_publish(sys, o, pg, n, fr, vals);
     fault_count(sys, o->owner, C_FAULTS_MAJOR, 1);
     fault_count(sys, o->owner, C_SWAPPED_IN, n);
-    return 0;
+    return TR_MAJOR;
 }
 
 /* Resident but not mapped here, or the first write to a clean page. */
@@ -276,10 +276,11 @@ static int fault_minor(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, u
 {
     struct vmk_object *o = vma->obj;
     uintptr_t addr = vma_addr(vma, pg);
-    int r = 0;
+    int r = 0, ev = TR_MINOR;
     if (write && !(v & PTE_DIRTY)) {
         r = make_dirty(sys, addr, &v);
         fault_count(sys, o->owner, C_WP_FAULTS, 1);
+        ev = TR_WP;
     } else if (write) {
         /* Dirty yet write-protected: a writeback that failed left it so. */
         r = mmu_writeprotect(sys->uffd, addr, PAGE_SIZE_, false);
@@ -290,7 +291,7 @@ static int fault_minor(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, u
         v |= PTE_MAPPED | PTE_REF;
     pte_unlock(&o->ptes[pg], v);
     fault_count(sys, o->owner, C_FAULTS_MINOR, 1);
-    return r;
+    return r < 0 ? r : ev;
 }
 
 /* Resolve a fault at addr in vma (maplock held shared). */
@@ -324,6 +325,8 @@ static int fault_try_system(struct vmk_system *sys, void *arg)
     struct vmk_space *as = vma->obj->owner;
     fault_count(sys, as, C_FAULTS, 1);
     fault_count(sys, as, C_FAULT_NS, (int64_t)dt);
+    if (r > 0)
+        trace_record(sys, vma->space->id, fc->addr, (enum trace_event)r);
     if (r < 0 && r != -ENXIO) {
         fault_count(sys, as, C_SIGBUS, 1);
         if (r == -ENOSPC)

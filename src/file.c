@@ -121,7 +121,7 @@ int file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write
     fault_publish(sys, o, pg, n, fr, vals);
     fault_count(sys, o->owner, C_FAULTS_MAJOR, 1);
     fault_count(sys, o->owner, C_FILE_READ, n);
-    return 0;
+    return TR_MAJOR;
 }
 
 /* Write n pages (object pages pg..) from buf to the file, never past its end. */

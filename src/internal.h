@@ -25,6 +25,7 @@
 #include "frames.h"
 #include "swap.h"
 #include "policy.h"
+#include "trace.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -71,6 +72,7 @@ struct vmk_vma {
 
 struct vmk_space {
     struct vmk_system *sys;
+    uint32_t id;                 /* 1, 2, ... in order of creation (traces) */
     struct vmk_counters ctr;     /* atomics */
 };
 
@@ -101,6 +103,8 @@ struct vmk_system {
     _Atomic uint32_t bounce_busy;
 
     struct vmk_object *files;    /* shared file objects, one per file; maplock */
+    uint32_t next_space_id;      /* maplock */
+    _Atomic(struct trace *) trace; /* fault trace being recorded, or NULL */
 
     struct vmk_counters ctr;     /* system totals */
     _Atomic int said_swapfull, said_io, said_oom;

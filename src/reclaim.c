@@ -269,6 +269,19 @@ static void write_files(struct vmk_system *sys, struct victim *v, uint32_t n)
     }
 }
 
+/* Record the eviction of a victim at the address of the first VMA mapping it. */
+static void trace_eviction(struct vmk_system *sys, const struct victim *v)
+{
+    struct vmk_object *o = v->obj;
+    for (int i = 0; i < o->nvmas; i++) {
+        struct vmk_vma *m = o->vmas[i];
+        if (v->pg >= m->pgoff && v->pg < vma_page(m, m->end)) {
+            trace_record(sys, m->space->id, vma_addr(m, v->pg), TR_EVICT);
+            return;
+        }
+    }
+}
+
 /* Evict n taken victims; returns how many frames were freed. */
 static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
 {
@@ -302,6 +315,8 @@ static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
             continue;
         }
         rs->frames[freed++] = v[i].frame;
+        if (atomic_load_explicit(&sys->trace, memory_order_relaxed))
+            trace_eviction(sys, &v[i]);
         atomic_store_explicit(&sys->frames.map[v[i].frame].obj, NULL, memory_order_relaxed);
         ctr_add(&v[i].obj->owner->ctr, C_RESIDENT, -1);
         ctr_add(&v[i].obj->owner->ctr, C_EVICTED, 1);

@@ -35,6 +35,7 @@ VMK_API int vmk_space_create(vmk_system *sys, vmk_space **out)
         sys->cap_spaces = cap;
     }
     sys->spaces[sys->nspaces++] = as;
+    as->id = ++sys->next_space_id;
     rw_write_unlock(&sys->maplock);
     *out = as;
     return 0;

@@ -66,6 +66,8 @@ static int config_check(const vmk_config *c)
 static void system_free(struct vmk_system *sys)
 {
     kswapd_stop(sys);
+    if (atomic_load(&sys->trace))
+        trace_close(sys);
     if (sys->policy.ops)
         sys->policy.ops->fini(&sys->policy);
     if (sys->rs)
@@ -142,6 +144,10 @@ VMK_API int vmk_system_open(vmk_system **out, const vmk_config *cfg)
     if ((r = config_copy(sys, cfg)) < 0 || (r = system_setup(sys)) < 0 ||
         (r = registry_add(sys)) < 0) {
         system_free(sys);
+        return r;
+    }
+    if (sys->cfg.trace_path && (r = trace_open(sys, sys->cfg.trace_path)) < 0) {
+        vmk_system_close(sys);
         return r;
     }
     if (sys->cfg.verbose)
