@@ -252,8 +252,14 @@ static int fault_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
     if (r == 0)
         r = store_write(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), buf, len);
     bounce_put(sys, bi);
+    /* The faulting page is mapped writable if this is a write, or if the
+     * recent past says pages read back here are written soon (read-modify-
+     * write): that saves the write fault.  The others are mapped clean. */
+    bool dirty = write || atomic_load_explicit(&o->write_hint, memory_order_relaxed) > 0;
     if (r == 0)
-        r = mmu_continue(sys->uffd, addr, len, true);
+        r = mmu_continue(sys->uffd, addr, PAGE_SIZE_, !dirty);
+    if (r == 0 && n > 1)
+        r = mmu_continue(sys->uffd, addr + PAGE_SIZE_, len - PAGE_SIZE_, true);
     if (r < 0) {
         store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), len);
         frames_free(&sys->frames, fr, n);
@@ -262,12 +268,22 @@ static int fault_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
     }
     for (uint32_t i = 0; i < n; i++)
         vals[i] = (vals[i] & ~(PTE_DIRTY)) | PTE_RES | PTE_MAPPED | PTE_REF;
-    if (write)
-        make_dirty(sys, addr, &vals[0]);
+    if (dirty) {
+        swap_put(&sys->swap, pte_slot(vals[0]), 1);
+        vals[0] = pte_without_slot(vals[0]) | PTE_DIRTY;
+    }
     fault_publish(sys, o, pg, n, fr, vals);
     fault_count(sys, o->owner, C_FAULTS_MAJOR, 1);
     fault_count(sys, o->owner, C_SWAPPED_IN, n);
     return TR_MAJOR;
+}
+
+/* Move a saturating hint by d within [-16, 16]. */
+void hint_add(_Atomic int *h, int d)
+{
+    int v = atomic_load_explicit(h, memory_order_relaxed);
+    if ((d > 0 && v < 16) || (d < 0 && v > -16))
+        atomic_fetch_add_explicit(h, d, memory_order_relaxed);
 }
 
 /* Resident but not mapped here, or the first write to a clean page. */
@@ -278,6 +294,8 @@ static int fault_minor(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, u
     uintptr_t addr = vma_addr(vma, pg);
     int r = 0, ev = TR_MINOR;
     if (write && !(v & PTE_DIRTY)) {
+        if (v & PTE_SWAP)
+            hint_add(&o->write_hint, 1);
         r = make_dirty(sys, addr, &v);
         fault_count(sys, o->owner, C_WP_FAULTS, 1);
         ev = TR_WP;

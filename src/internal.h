@@ -60,6 +60,7 @@ struct vmk_object {
     ino_t ino;
     struct vmk_object *next_file; /* sys->files list; maplock */
     _Atomic size_t touched_end;  /* 1 + highest page ever made resident */
+    _Atomic int write_hint;      /* > 0: pages read back from swap get written soon */
 };
 
 struct vmk_vma {
@@ -150,6 +151,7 @@ VMK_HIDDEN int  file_sync_range(struct vmk_object *o, size_t first, size_t n);
 VMK_HIDDEN void file_object_unlink(struct vmk_object *o);
 
 /* fault.c */
+VMK_HIDDEN void hint_add(_Atomic int *h, int d);
 VMK_HIDDEN uint32_t fault_window(struct vmk_system *sys, struct vmk_vma *vma, size_t pg);
 VMK_HIDDEN uint32_t fault_lock_none(struct vmk_vma *vma, size_t pg, uint32_t want, uint64_t *vals);
 VMK_HIDDEN void fault_unlock_run(struct vmk_object *o, size_t pg, uint32_t n, const uint64_t *vals);

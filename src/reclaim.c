@@ -290,6 +290,8 @@ static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
     zap_runs(v, n);                                       /* 1 */
     for (uint32_t i = 0; i < n; i++) {                    /* 2 */
         if (!needs_write(&v[i])) {     /* clean: its swap copy is valid, or it is all zero */
+            if (v[i].val & PTE_SWAP)   /* read back from swap and never written */
+                hint_add(&v[i].obj->write_hint, -1);
             v[i].ok = 1;
             v[i].slot = v[i].val & PTE_SWAP ? pte_slot(v[i].val) : NO_SLOT;
             ctr_add(&sys->ctr, C_DROPPED_CLEAN, 1);
