@@ -133,6 +133,32 @@ uint32_t fault_lock_none(struct vmk_vma *vma, size_t pg, uint32_t want, uint64_t
     return lock_neighbours(vma, pg, want, 0, vals, 0);
 }
 
+/* Frames for the n locked pages from pg on: at least one, as many as can be
+ * had; the pages that get none are unlocked.  Returns the count, or the
+ * -errno of frames_get with every page unlocked. */
+int fault_frames(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32_t n,
+                 const uint64_t *vals, uint32_t *fr)
+{
+    int got = frames_get(sys, 1, n, fr);
+    if (got < 0) {
+        fault_unlock_run(o, pg, n, vals);
+        return got;
+    }
+    fault_unlock_run(o, pg + (uint32_t)got, n - (uint32_t)got, vals + got);
+    return got;
+}
+
+/* Undo a fault that failed half-way: free what the frame-store got, give the
+ * frames back, unlock the pages as they were.  Returns err. */
+int fault_abort(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32_t n,
+                const uint32_t *fr, const uint64_t *vals, int err)
+{
+    store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), (size_t)n << PAGE_SHIFT_);
+    frames_free(&sys->frames, fr, n);
+    fault_unlock_run(o, pg, n, vals);
+    return err;
+}
+
 /* Record n pages as resident in frames fr and unlock them. */
 void fault_publish(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32_t n,
                    const uint32_t *fr, const uint64_t *newvals)
@@ -166,23 +192,16 @@ static int fault_zero(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, in
     uint64_t vals[FA_MAX];
     uint32_t fr[FA_MAX];
     uint32_t n = lock_neighbours(vma, pg, fault_window(sys, vma, pg), 0, vals, 0);
-    int got = frames_get(sys, 1, n, fr);
-    if (got < 0) {
-        fault_unlock_run(o, pg, n, vals);
+    int got = fault_frames(sys, o, pg, n, vals, fr);
+    if (got < 0)
         return got;
-    }
-    fault_unlock_run(o, pg + (uint32_t)got, n - (uint32_t)got, vals + got);
     n = (uint32_t)got;
     int r = store_zero(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_),
                        (size_t)n << PAGE_SHIFT_);
     if (r == 0)
         r = mmu_continue(sys->uffd, vma_addr(vma, pg), (size_t)n << PAGE_SHIFT_, !write);
-    if (r < 0) {
-        store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), (size_t)n << PAGE_SHIFT_);
-        frames_free(&sys->frames, fr, n);
-        fault_unlock_run(o, pg, n, vals);
-        return r;
-    }
+    if (r < 0)
+        return fault_abort(sys, o, pg, n, fr, vals, r);
     for (uint32_t i = 0; i < n; i++)
         vals[i] = PTE_RES | PTE_MAPPED | PTE_REF | (write ? PTE_DIRTY : 0);
     fault_publish(sys, o, pg, n, fr, vals);
@@ -225,12 +244,9 @@ static int fault_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
     uint64_t vals[FA_MAX];
     uint32_t fr[FA_MAX];
     uint32_t n = lock_neighbours(vma, pg, fault_window(sys, vma, pg), v, vals, 1);
-    int got = frames_get(sys, 1, n, fr);
-    if (got < 0) {
-        fault_unlock_run(o, pg, n, vals);
+    int got = fault_frames(sys, o, pg, n, vals, fr);
+    if (got < 0)
         return got;
-    }
-    fault_unlock_run(o, pg + (uint32_t)got, n - (uint32_t)got, vals + got);
     n = (uint32_t)got;
     int bi;
     char *buf = bounce_get(sys, &bi);
@@ -260,12 +276,8 @@ static int fault_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
         r = mmu_continue(sys->uffd, addr, PAGE_SIZE_, !dirty);
     if (r == 0 && n > 1)
         r = mmu_continue(sys->uffd, addr + PAGE_SIZE_, len - PAGE_SIZE_, true);
-    if (r < 0) {
-        store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), len);
-        frames_free(&sys->frames, fr, n);
-        fault_unlock_run(o, pg, n, vals);
-        return r;
-    }
+    if (r < 0)
+        return fault_abort(sys, o, pg, n, fr, vals, r);
     for (uint32_t i = 0; i < n; i++)
         vals[i] = (vals[i] & ~(PTE_DIRTY)) | PTE_RES | PTE_MAPPED | PTE_REF;
     if (dirty) {

@@ -31,6 +31,7 @@
  * here), as the kernel does.  Writeback never extends the file.
  */
 #include "internal.h"
+#include "io.h"
 #include "mmu.h"
 #include "store.h"
 #include <fcntl.h>
@@ -86,12 +87,9 @@ int file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write
     if (want > avail)
         want = (uint32_t)avail;
     uint32_t n = fault_lock_none(vma, pg, want, vals);
-    int got = frames_get(sys, 1, n, fr);
-    if (got < 0) {
-        fault_unlock_run(o, pg, n, vals);
+    int got = fault_frames(sys, o, pg, n, vals, fr);
+    if (got < 0)
         return got;
-    }
-    fault_unlock_run(o, pg + (uint32_t)got, n - (uint32_t)got, vals + got);
     n = (uint32_t)got;
     int bi;
     char *buf = bounce_get(sys, &bi);
@@ -106,11 +104,8 @@ int file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write
     if (r == 0)
         r = mmu_continue(sys->uffd, addr, len, true);
     if (r < 0) {
-        store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), len);
-        frames_free(&sys->frames, fr, n);
-        fault_unlock_run(o, pg, n, vals);
         ctr_add(&sys->ctr, C_IO_ERRORS, 1);
-        return r;
+        return fault_abort(sys, o, pg, n, fr, vals, r);
     }
     for (uint32_t i = 0; i < n; i++)
         vals[i] = PTE_RES | PTE_MAPPED | PTE_REF;
@@ -138,15 +133,9 @@ int file_writeback(struct vmk_system *sys, struct vmk_object *o, uint32_t pg, co
         return 0;                                  /* truncated away: nothing to keep */
     if (off + len > size)
         len = size - off;
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t k = pwrite(o->file_fd, p, len, (off_t)off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? (errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO) : -EIO;
-        p += k, len -= (uint64_t)k, off += (uint64_t)k;
-    }
+    r = io_pwrite_full(o->file_fd, buf, len, off);
+    if (r < 0)
+        return r == -ENOSPC || r == -EDQUOT ? -ENOSPC : -EIO;
     ctr_add(&sys->ctr, C_FILE_WRITTEN, n);
     ctr_add(&o->owner->ctr, C_FILE_WRITTEN, n);
     return 0;

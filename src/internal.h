@@ -154,6 +154,10 @@ VMK_HIDDEN void file_object_unlink(struct vmk_object *o);
 VMK_HIDDEN void hint_add(_Atomic int *h, int d);
 VMK_HIDDEN uint32_t fault_window(struct vmk_system *sys, struct vmk_vma *vma, size_t pg);
 VMK_HIDDEN uint32_t fault_lock_none(struct vmk_vma *vma, size_t pg, uint32_t want, uint64_t *vals);
+VMK_HIDDEN int  fault_frames(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32_t n,
+                             const uint64_t *vals, uint32_t *fr);
+VMK_HIDDEN int  fault_abort(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32_t n,
+                            const uint32_t *fr, const uint64_t *vals, int err);
 VMK_HIDDEN void fault_unlock_run(struct vmk_object *o, size_t pg, uint32_t n, const uint64_t *vals);
 VMK_HIDDEN void fault_publish(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32_t n,
                               const uint32_t *fr, const uint64_t *newvals);

@@ -2,6 +2,7 @@
  * store.c - the frame-store memfd.
  */
 #include "internal.h"
+#include "io.h"
 #include "store.h"
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -42,28 +43,10 @@ int store_punch(int fd, uint64_t off, size_t len)
 
 int store_read(int fd, uint64_t off, void *buf, size_t len)
 {
-    char *p = buf;
-    while (len) {
-        ssize_t k = pread(fd, p, len, (off_t)off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? -errno : -EIO;
-        p += k, len -= (size_t)k, off += (uint64_t)k;
-    }
-    return 0;
+    return io_pread_full(fd, buf, len, off);
 }
 
 int store_write(int fd, uint64_t off, const void *buf, size_t len)
 {
-    const char *p = buf;
-    while (len) {
-        ssize_t k = pwrite(fd, p, len, (off_t)off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? -errno : -EIO;
-        p += k, len -= (size_t)k, off += (uint64_t)k;
-    }
-    return 0;
+    return io_pwrite_full(fd, buf, len, off);
 }

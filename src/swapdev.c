@@ -7,6 +7,7 @@
  * system supports it, so swapped pages do not also fill the page cache.
  */
 #include "internal.h"
+#include "io.h"
 #include "swapdev.h"
 #include <fcntl.h>
 #include <stdio.h>
@@ -119,36 +120,12 @@ int swapdev_extend(int fd, uint64_t from, uint64_t n)
 
 int swapdev_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t k = pwrite(fd, p, len, (off_t)off);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (k == 0)
-            return -EIO;
-        p += k, len -= (size_t)k, off += (uint64_t)k;
-    }
-    return 0;
+    return io_pwrite_full(fd, buf, len, off);
 }
 
 int swapdev_pread(int fd, void *buf, size_t len, uint64_t off)
 {
-    char *p = buf;
-    while (len > 0) {
-        ssize_t k = pread(fd, p, len, (off_t)off);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (k == 0)
-            return -EIO;
-        p += k, len -= (size_t)k, off += (uint64_t)k;
-    }
-    return 0;
+    return io_pread_full(fd, buf, len, off);
 }
 
 int swapdev_open_cached(int fd)

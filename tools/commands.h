@@ -1,0 +1,3 @@
+/* commands.h - the vmkit subcommands that tools/vmkit.c dispatches to; append yours (no include guard: repeated prototypes are harmless). */
+/* vmkit sim: compare page-replacement policies on a reference string or recorded trace (tools/sim_cmd.c). */
+int vmk_cmd_sim(int argc, char **argv);
