@@ -96,9 +96,9 @@ uint32_t fault_window(struct vmk_system *sys, struct vmk_vma *vma, size_t pg)
     return w;
 }
 
-/* Lock pages pg+1.. while they are free of BUSY and in the state `match`
- * (compared under mask); slot_step: 1 to also require consecutive slots.
- * Returns how many pages from pg on (pg itself, already locked, included). */
+/* Lock pages pg+1.. while they are free of BUSY and never touched (or, with
+ * same_kind_swapped, swapped out, in any slots).  Returns how many pages
+ * from pg on (pg itself, already locked, included). */
 static uint32_t lock_neighbours(struct vmk_vma *vma, size_t pg, uint32_t want, uint64_t first,
                                 uint64_t *vals, int same_kind_swapped)
 {
@@ -109,9 +109,7 @@ static uint32_t lock_neighbours(struct vmk_vma *vma, size_t pg, uint32_t want, u
         uint64_t v;
         if (!pte_trylock(&vma->obj->ptes[pg + n], &v))
             break;
-        int ok = same_kind_swapped
-                     ? ((v & (PTE_RES | PTE_SWAP)) == PTE_SWAP && pte_slot(v) == pte_slot(first) + n)
-                     : v == 0;
+        int ok = same_kind_swapped ? (v & (PTE_RES | PTE_SWAP)) == PTE_SWAP : v == 0;
         if (!ok) {
             pte_unlock(&vma->obj->ptes[pg + n], v);
             break;
@@ -219,21 +217,63 @@ static int make_dirty(struct vmk_system *sys, uintptr_t addr, uint64_t *v)
     return mmu_writeprotect(sys->uffd, addr, PAGE_SIZE_, false);
 }
 
-/* If the n pages from pg on sit in consecutive slots from slot on (as
- * eviction writes streams), start reading them now, asynchronously. */
-static void prefetch_next(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, uint64_t slot,
-                          uint32_t n)
+/*
+ * Virtual read-ahead: start reading, asynchronously, the slots of the n pages
+ * from pg on that are in swap, in whatever slots they are (runs of
+ * consecutive slots become one request).  Eviction keeps pages that are
+ * neighbours in memory in neighbouring slots when it can, but pages written
+ * by several threads, or evicted at different times, scatter; this finds
+ * them by address, as Linux's VMA-based swap read-ahead does.  The faults
+ * that follow then read them from the page cache.
+ */
+static void prefetch_pages(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, uint32_t n)
 {
     size_t end = vma_page(vma, vma->end);
-    uint32_t k = 0;
-    while (k < n && pg + k < end) {
-        uint64_t e = pte_read(&vma->obj->ptes[pg + k]);
-        if ((e & (PTE_RES | PTE_SWAP)) != PTE_SWAP || pte_slot(e) != slot + k)
-            break;
-        k++;
+    uint64_t run = 0, len = 0;
+    for (size_t p = pg; p < pg + n && p < end; p++) {
+        uint64_t e = pte_read(&vma->obj->ptes[p]);
+        if ((e & (PTE_RES | PTE_SWAP | PTE_BUSY)) != PTE_SWAP)
+            continue;
+        if (len && pte_slot(e) == run + len) {
+            len++;
+            continue;
+        }
+        if (len)
+            swap_prefetch(&sys->swap, run, (uint32_t)len);
+        run = pte_slot(e), len = 1;
     }
-    if (k)
-        swap_prefetch(&sys->swap, slot, k);
+    if (len)
+        swap_prefetch(&sys->swap, run, (uint32_t)len);
+}
+
+/*
+ * Read n swapped pages (consecutive in memory, their slots anywhere) into
+ * buf.  All their reads are started at once (readahead on the buffered
+ * descriptor, one request per run of consecutive slots) so the device works
+ * on them in parallel, and so are the pages after the window, for the next
+ * fault; then each run is copied out of the page cache.
+ */
+static int read_scattered(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, uint32_t n,
+                          const uint64_t *vals, char *buf)
+{
+    for (uint32_t i = 0; i < n;) {
+        uint32_t k = 1;
+        while (i + k < n && pte_slot(vals[i + k]) == pte_slot(vals[i]) + k)
+            k++;
+        swap_prefetch(&sys->swap, pte_slot(vals[i]), k);
+        i += k;
+    }
+    prefetch_pages(sys, vma, pg + n, n);
+    for (uint32_t i = 0; i < n;) {
+        uint32_t k = 1;
+        while (i + k < n && pte_slot(vals[i + k]) == pte_slot(vals[i]) + k)
+            k++;
+        int r = swap_read_stream(&sys->swap, pte_slot(vals[i]), buf + ((size_t)i << PAGE_SHIFT_), k);
+        if (r < 0)
+            return r;
+        i += k;
+    }
+    return 0;
 }
 
 /* Swapped out: read the slot (and read-ahead) back into frames. */
@@ -252,15 +292,8 @@ static int fault_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
     char *buf = bounce_get(sys, &bi);
     size_t len = (size_t)n << PAGE_SHIFT_;
     uintptr_t addr = vma_addr(vma, pg);
-    int r;
-    if (n > 1) {
-        /* Streaming: this window may already be in the page cache (started by
-         * the previous fault); start the next one before waiting on this. */
-        prefetch_next(sys, vma, pg + n, pte_slot(v) + n, n);
-        r = swap_read_stream(&sys->swap, pte_slot(v), buf, n);
-    } else {
-        r = swap_read(&sys->swap, pte_slot(v), buf, n);
-    }
+    int r = n > 1 ? read_scattered(sys, vma, pg, n, vals, buf)
+                  : swap_read(&sys->swap, pte_slot(v), buf, 1);
     if (r < 0) {
         ctr_add(&sys->ctr, C_IO_ERRORS, 1);
         report_once(&sys->said_io, "vmkit: I/O error reading swap; the faulting thread gets SIGBUS");
