@@ -21,7 +21,7 @@
 "\"VMKTRC01\") or text: page numbers separated by whitespace or commas, e.g.\n" \
 "  echo 7 0 1 2 0 3 0 4 2 3 0 3 2 1 2 0 1 7 0 1 | vmkit sim -p opt,fifo,lru -f 3 -\n" \
 "\n" \
-"  -p, --policy P,...   policies to compare (default: all of them)\n" \
+"  -p, --policy P,...   policies to compare (default, or \"all\": every one)\n" \
 "  -f, --frames N,...   frame counts\n" \
 "  --curve [MIN:MAX[:STEP]]\n" \
 "                       miss-ratio curve over a range of frame counts\n" \
@@ -112,6 +112,22 @@ static int looks_like_range(const char *s)
     return s && *s >= '0' && *s <= '9' && strchr(s, ':');
 }
 
+/* The --policy list; "all" (or no --policy) means every policy. */
+static int parse_policies(struct sim_opts *o, const char *v, FILE *err)
+{
+    free(o->policies);
+    o->policies = NULL;
+    if (v && !strcmp(v, "all"))
+        return 0;
+    if (!v || !(o->policies = split_list(v, ',', &o->npol)) || !o->npol)
+        return fprintf(err, "vmkit sim: --policy wants a list of policies\n"), -1;
+    for (size_t k = 0; k < o->npol; k++)
+        if (!sim_policy_valid(o->policies[k]))
+            return fprintf(err, "vmkit sim: unknown policy or bad parameters: '%s' (see --help)\n",
+                           o->policies[k]), -1;
+    return 0;
+}
+
 /* --name value or --name=value; *val gets the value, NULL if absent. */
 static int is_opt(char **argv, int *i, int argc, const char *lng, const char *shrt, char **val)
 {
@@ -146,12 +162,8 @@ static int sim_parse_args(int argc, char **argv, struct sim_opts *o, FILE *err)
             if (r && parse_range(o, r))
                 return fprintf(err, "vmkit sim: --curve wants MIN:MAX[:STEP], 1 <= MIN <= MAX\n"), -1;
         } else if (is_opt(argv, &i, argc, "--policy", "-p", &v)) {
-            free(o->policies);
-            if (!v || !(o->policies = split_list(v, ',', &o->npol)) || !o->npol)
-                return fprintf(err, "vmkit sim: --policy wants a list of policies\n"), -1;
-            for (size_t k = 0; k < o->npol; k++)
-                if (!sim_policy_valid(o->policies[k]))
-                    return fprintf(err, "vmkit sim: unknown policy or bad parameters: '%s' (see --help)\n", o->policies[k]), -1;
+            if (parse_policies(o, v, err))
+                return -1;
         } else if (is_opt(argv, &i, argc, "--frames", "-f", &v)) {
             if (!v || parse_frames(o, v))
                 return fprintf(err, "vmkit sim: --frames wants a list of counts >= 1\n"), -1;

@@ -608,67 +608,164 @@ static int run_aging(const sim_prepared *p, size_t F, unsigned k, uint64_t S, ui
  * WSClock (Carr and Hennessy, 1981): Clock that knows about working sets.
  * Denning's working set W(t, tau) is the set of pages referenced in the last
  * tau references (virtual time); a page outside it is not worth its frame.
- * Each frame records the virtual time of the page's last use as the hand
+ * Each frame carries the virtual time of its page's last use as the hand
  * saw it: when the hand finds the reference bit set it clears it and stamps
  * the frame with the current time.  The first unreferenced page whose stamp
  * is older than tau - out of the window - is evicted.  If a whole sweep
- * finds none (the working set does not fit), the page with the oldest stamp
+ * finds none, every page is in the working set and the page under the hand
  * goes.  (The original also skips dirty pages while their write-back is
  * scheduled; a reference string has no writes, so that part is not here.)
- * The default window is tau = frames references.
+ * The default window is tau = frames references; tau = 0 is Clock (only
+ * the pages the sweep itself just stamped count as young).
+ *
+ * Stepping the hand frame by frame costs O(frames) per fault whenever most
+ * pages are young (a sweep that fails stamps them all, and every fault for
+ * the next tau references fails again).  The simulator gets the same
+ * victim faster: a min-tree over the frames keyed by stamp (infinity while
+ * the reference bit is set) finds the first old unreferenced frame from the
+ * hand in O(log frames); the frames the hand would have passed with their
+ * bit set are found in a bitmap and stamped "now" - each such bit was set
+ * by a reference, which pays for it.  Pages passed without a bit keep their
+ * stamps, as in the step-by-step version.
  */
-static size_t wsclock_victim(uint8_t *st, const uint32_t *frame, uint32_t *last, size_t F,
-                             size_t *hand, uint32_t now, uint64_t tau)
+struct wsclock {
+    uint32_t *slot;                     /* per page: frame, NONE if absent */
+    uint32_t *frame, *stamp;            /* per frame */
+    uint32_t *tree;                     /* min-tree: stamp, or UINT32_MAX if referenced */
+    uint64_t *ref, *sum;                /* per frame: reference bit; per word
+                                           of ref: is it non-zero */
+    size_t    F, leaves, used, hand;
+    uint64_t  tau;
+};
+
+static void ws_key(struct wsclock *w, size_t s, uint32_t key)
 {
-    size_t h = *hand, oldest = SIZE_MAX, victim = SIZE_MAX;
-    for (size_t step = 0; step < F && victim == SIZE_MAX; step++) {
-        if (st[frame[h]] == 2) {
-            st[frame[h]] = 1;
-            last[h] = now;
-        } else if (now - last[h] > tau)
-            victim = h;
-        else if (oldest == SIZE_MAX || last[h] < last[oldest])
-            oldest = h;
-        if (victim == SIZE_MAX)
-            h = h + 1 == F ? 0 : h + 1;
+    size_t i = s + w->leaves;
+    w->tree[i] = key;
+    for (i >>= 1; i; i >>= 1) {
+        uint32_t a = w->tree[2 * i], b = w->tree[2 * i + 1], m = a < b ? a : b;
+        if (w->tree[i] == m)
+            break;
+        w->tree[i] = m;
     }
-    if (victim == SIZE_MAX)
-        victim = oldest != SIZE_MAX ? oldest : h;
-    *hand = victim + 1 == F ? 0 : victim + 1;
-    return victim;
+}
+
+/* The first frame >= lo in node's range [nl, nr) whose key is <= thr. */
+static size_t ws_first(const struct wsclock *w, size_t node, size_t nl, size_t nr, size_t lo, uint32_t thr)
+{
+    if (nr <= lo || w->tree[node] > thr)
+        return SIZE_MAX;
+    if (nr - nl == 1)
+        return nl;
+    size_t mid = nl + (nr - nl) / 2, r = ws_first(w, 2 * node, nl, mid, lo, thr);
+    return r != SIZE_MAX ? r : ws_first(w, 2 * node + 1, mid, nr, lo, thr);
+}
+
+/* The first word >= wi of ref that is non-zero, or wend. */
+static size_t ws_next_word(const struct wsclock *w, size_t wi, size_t wend)
+{
+    while (wi < wend) {
+        uint64_t m = w->sum[wi >> 6] & (~0ull << (wi & 63));
+        if (m) {
+            wi = (wi & ~(size_t)63) | (size_t)__builtin_ctzll(m);
+            return wi < wend ? wi : wend;
+        }
+        wi = (wi | 63) + 1;
+    }
+    return wend;
+}
+
+/* The hand passes frames [a, b): clear their reference bits, stamp them. */
+static void ws_pass(struct wsclock *w, size_t a, size_t b, uint32_t now)
+{
+    if (a >= b)
+        return;
+    size_t wend = ((b - 1) >> 6) + 1;
+    for (size_t wi = ws_next_word(w, a >> 6, wend); wi < wend; wi = ws_next_word(w, wi + 1, wend)) {
+        uint64_t bits = w->ref[wi];
+        if (wi == a >> 6)
+            bits &= ~0ull << (a & 63);
+        if (wi == wend - 1 && (b & 63))
+            bits &= (1ull << (b & 63)) - 1;
+        w->ref[wi] &= ~bits;
+        if (!w->ref[wi])
+            w->sum[wi >> 6] &= ~(1ull << (wi & 63));
+        for (; bits; bits &= bits - 1) {
+            size_t s = wi << 6 | (size_t)__builtin_ctzll(bits);
+            w->stamp[s] = now;
+            ws_key(w, s, now);
+        }
+    }
+}
+
+static size_t wsclock_victim(struct wsclock *w, uint32_t now)
+{
+    size_t v = SIZE_MAX, h = w->hand;
+    if (now > w->tau) {
+        uint32_t thr = now - (uint32_t)w->tau - 1;  /* old: stamp <= thr */
+        v = ws_first(w, 1, 0, w->leaves, h, thr);
+        if (v == SIZE_MAX && h > 0)
+            v = ws_first(w, 1, 0, w->leaves, 0, thr);
+    }
+    if (v == SIZE_MAX) {                /* all in the working set: a full turn */
+        ws_pass(w, h, w->F, now);
+        ws_pass(w, 0, h, now);
+        v = h;
+    } else if (v >= h)
+        ws_pass(w, h, v, now);
+    else {
+        ws_pass(w, h, w->F, now);
+        ws_pass(w, 0, v, now);
+    }
+    w->hand = v + 1 == w->F ? 0 : v + 1;
+    return v;
+}
+
+static void wsclock_ref(struct wsclock *w, uint32_t pg, uint32_t now)
+{
+    size_t s = w->slot[pg];
+    if (s == NONE) {
+        if (w->used < w->F)
+            s = w->used++;
+        else {
+            s = wsclock_victim(w, now);
+            w->slot[w->frame[s]] = NONE;
+        }
+        w->frame[s] = pg;
+        w->slot[pg] = (uint32_t)s;
+        w->stamp[s] = now;
+    } else if (w->ref[s >> 6] & 1ull << (s & 63))
+        return;
+    w->ref[s >> 6] |= 1ull << (s & 63);
+    w->sum[s >> 12] |= 1ull << (s >> 6 & 63);
+    ws_key(w, s, UINT32_MAX);
+}
+
+static void wsclock_free(struct wsclock *w)
+{
+    free(w->slot); free(w->frame); free(w->stamp); free(w->tree); free(w->ref); free(w->sum);
 }
 
 static int run_wsclock(const sim_prepared *p, size_t F, uint64_t tau, uint64_t *faults)
 {
-    uint8_t *st = alloc_fill(p->npages, 1, 0);      /* as in run_clock */
-    uint32_t *frame = malloc(F * sizeof *frame), *last = malloc(F * sizeof *last);
-    if (!st || !frame || !last) {
-        free(st); free(frame); free(last);
-        return -ENOMEM;
-    }
-    size_t used = 0, hand = 0;
+    struct wsclock w = { .F = F, .tau = tau, .leaves = 1 };
+    while (w.leaves < F)
+        w.leaves *= 2;
+    w.slot = alloc_fill(p->npages, sizeof *w.slot, 0xff);
+    w.frame = malloc(F * sizeof *w.frame);
+    w.stamp = malloc(F * sizeof *w.stamp);
+    w.tree = alloc_fill(2 * w.leaves, sizeof *w.tree, 0xff);
+    w.ref = alloc_fill((F + 63) / 64, sizeof *w.ref, 0);
+    w.sum = alloc_fill((F + 4095) / 4096, sizeof *w.sum, 0);
+    int r = w.slot && w.frame && w.stamp && w.tree && w.ref && w.sum ? 0 : -ENOMEM;
     uint64_t nf = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        uint32_t pg = p->ids[i];
-        if (st[pg]) {
-            st[pg] = 2;
-            continue;
-        }
-        nf++;
-        size_t s;
-        if (used < F)
-            s = used++;
-        else {
-            s = wsclock_victim(st, frame, last, F, &hand, (uint32_t)i, tau);
-            st[frame[s]] = 0;
-        }
-        frame[s] = pg;
-        last[s] = (uint32_t)i;
-        st[pg] = 2;
+    for (size_t i = 0; !r && i < p->n; i++) {
+        nf += w.slot[p->ids[i]] == NONE;
+        wsclock_ref(&w, p->ids[i], (uint32_t)i + 1);
     }
-    free(st); free(frame); free(last);
+    wsclock_free(&w);
     *faults = nf;
-    return 0;
+    return r;
 }
 
 /*
@@ -900,13 +997,15 @@ static const struct {
     int         nargs;                  /* optional ":N" parameters */
     const char *help;
 } policy_table[] = {
-    { "opt",       K_OPT,     0, "Belady's MIN: evict the page used farthest in the future (lower bound)" },
-    { "fifo",      K_FIFO,    0, "evict the page loaded first" },
-    { "clock",     K_CLOCK,   0, "second chance: FIFO that spares pages with the reference bit set" },
-    { "lru",       K_LRU,     0, "exact least-recently-used" },
-    { "lru-aging", K_AGING,   2, "LRU approximated by K-bit aging counters shifted every S references; lru-aging[:K[:S]], K 1..8 (8), S default frames/4" },
-    { "wsclock",   K_WSCLOCK, 1, "clock evicting pages outside the working-set window; wsclock[:TAU], TAU default = frames (references)" },
-    { "s3fifo",    K_S3FIFO,  0, "S3-FIFO: small probation FIFO + main 2-bit clock + ghost FIFO (SOSP'23)" },
+    { "opt",       K_OPT,     0, "Belady's MIN: evicts the page needed farthest ahead; the lower bound" },
+    { "fifo",      K_FIFO,    0, "evicts the page loaded first" },
+    { "clock",     K_CLOCK,   0, "second chance: FIFO sparing pages whose reference bit is set" },
+    { "lru",       K_LRU,     0, "exact least recently used" },
+    { "lru-aging", K_AGING,   2, "[:K[:S]] K-bit counters of reference bits, shifted every S\n"
+      "             references (K 1..8, default 8; S default frames/4)" },
+    { "wsclock",   K_WSCLOCK, 1, "[:TAU] Clock evicting pages out of the working-set window of\n"
+      "             TAU references (default: frames; 0 is Clock)" },
+    { "s3fifo",    K_S3FIFO,  0, "S3-FIFO (SOSP'23): probation FIFO, main 2-bit clock, ghost FIFO" },
 };
 #define NPOLICIES (sizeof policy_table / sizeof policy_table[0])
 
@@ -925,7 +1024,7 @@ static int policy_parse(const char *s, struct policy *pol)
             if (pol->nargs == policy_table[i].nargs || c[1] < '0' || c[1] > '9')
                 return -EINVAL;
             pol->arg[pol->nargs] = strtoull(c + 1, &end, 10);
-            if (pol->arg[pol->nargs] == 0 || (*end && *end != ':'))
+            if ((pol->arg[pol->nargs] == 0 && pol->kind != K_WSCLOCK) || (*end && *end != ':'))
                 return -EINVAL;
             c = end;
         }
