@@ -1,3 +1,5 @@
 /* commands.h - the vmkit subcommands that tools/vmkit.c dispatches to; append yours (no include guard: repeated prototypes are harmless). */
 /* vmkit sim: compare page-replacement policies on a reference string or recorded trace (tools/sim_cmd.c). */
 int vmk_cmd_sim(int argc, char **argv);
+/* vmkit trace: print a recorded fault trace as text with a summary (tools/trace_cmd.c). */
+int vmk_cmd_trace(int argc, char **argv);
