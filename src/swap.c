@@ -141,6 +141,23 @@ void swap_prefetch(struct swapdev *sw, uint64_t slot, uint32_t npages)
         swapdev_readahead(sw->fd_cached, slot << PAGE_SHIFT_, (size_t)npages << PAGE_SHIFT_);
 }
 
+/* Write a page to slot 0 and read it back: an unusable device fails at open,
+ * not at the first eviction. */
+static int swap_probe(struct swapdev *sw)
+{
+    char *buf = mmap(NULL, 2 * PAGE_SIZE_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED)
+        return -ENOMEM;
+    memset(buf, 0xa5, PAGE_SIZE_);
+    int r = swapdev_pwrite(sw->fd, buf, PAGE_SIZE_, 0);
+    if (r == 0)
+        r = swapdev_pread(sw->fd, buf + PAGE_SIZE_, PAGE_SIZE_, 0);
+    if (r == 0 && memcmp(buf, buf + PAGE_SIZE_, PAGE_SIZE_) != 0)
+        r = -EIO;
+    munmap(buf, 2 * PAGE_SIZE_);
+    return r;
+}
+
 int swap_open(struct swapdev *sw, const char *path, size_t size, int verbose)
 {
     uint64_t devslots = 0;
@@ -175,6 +192,15 @@ int swap_open(struct swapdev *sw, const char *path, size_t size, int verbose)
     } else {
         sw->growable = true;
         sw->nslots = 0;
+    }
+    r = sw->growable ? swap_grow_locked(sw) : 0;
+    if (r == 0)
+        r = swap_probe(sw);
+    if (r < 0) {
+        if (sw->fd_cached >= 0)
+            close(sw->fd_cached);
+        swapdev_close(sw->fd);
+        return r;
     }
     sw->refs = mmap(NULL, sw->maxslots * sizeof(uint16_t), PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
