@@ -204,7 +204,9 @@ typedef struct vmk_stats {
 
 /* System-wide counters.  Errors: -EINVAL. */
 int  vmk_stats_get(vmk_system *sys, vmk_stats *out);
-/* Counters of one space (swap_total and frames_total are the system's). */
+/* Counters of one space (swap_total and frames_total are the system's).
+ * Pages of shared file mappings belong to the system's page cache of the
+ * file, not to one space: they count in vmk_stats_get only. */
 int  vmk_space_stats(vmk_space *as, vmk_stats *out);
 
 /* A line per counter, human-readable, like vmstat. */

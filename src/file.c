@@ -261,7 +261,9 @@ static struct vmk_object *shared_object(struct vmk_space *as, int fd, const stru
         }
         return o;
     }
-    struct vmk_object *o = object_create(sys, as, FILE_SPAN_PAGES);
+    /* The page cache of a shared file outlives any one space that maps it:
+     * its counters are charged to the system's own file space. */
+    struct vmk_object *o = object_create(sys, &sys->file_space, FILE_SPAN_PAGES);
     if (!o) {
         *err = -ENOMEM;
         return NULL;

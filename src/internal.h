@@ -104,6 +104,7 @@ struct vmk_system {
     _Atomic uint32_t bounce_busy;
 
     struct vmk_object *files;    /* shared file objects, one per file; maplock */
+    struct vmk_space file_space; /* owner of shared file objects (counters only) */
     uint32_t next_space_id;      /* maplock */
     _Atomic(struct trace *) trace; /* fault trace being recorded, or NULL */
 

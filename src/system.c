@@ -141,6 +141,7 @@ VMK_API int vmk_system_open(vmk_system **out, const vmk_config *cfg)
     if (!sys)
         return -ENOMEM;
     sys->uffd = sys->store_fd = -1;
+    sys->file_space.sys = sys;
     if ((r = config_copy(sys, cfg)) < 0 || (r = system_setup(sys)) < 0 ||
         (r = registry_add(sys)) < 0) {
         system_free(sys);
