@@ -168,8 +168,38 @@ static void edges(void)
     close(fd);
 }
 
+/* Two spaces share a file's page cache; the first to map it goes first. */
+static void shared_outlives_first_space(void)
+{
+    char path[64];
+    size_t bytes = 8 << 20;
+    int fd = make_file(path, bytes);
+    vmk_space *a;
+    vmk_system *sys = open_sys(&a);
+    vmk_space *b;
+    vmk_space_create(sys, &b);
+    uint64_t *ma = vmk_map_file(a, fd, 0, bytes, VMK_PROT_READ | VMK_PROT_WRITE, VMK_MAP_SHARED);
+    uint64_t *mb = vmk_map_file(b, fd, 0, bytes, VMK_PROT_READ | VMK_PROT_WRITE, VMK_MAP_SHARED);
+    if (!ma || !mb)
+        FAIL("map");
+    for (size_t w = 0; w < bytes / 8; w += 512)
+        ma[w] = ~orig(w);
+    vmk_space_destroy(a);
+    for (size_t w = 0; w < bytes / 8; w += 512)
+        if (mb[w] != ~orig(w))
+            FAIL("space b does not see space a's write at word %zu", w);
+    if (vmk_sync(b, mb, bytes))
+        FAIL("sync");
+    uint64_t v;
+    if (pread(fd, &v, 8, 512 * 8 * 3) != 8 || v != ~orig(512 * 3))
+        FAIL("file not written");
+    vmk_system_close(sys);
+    close(fd);
+}
+
 int main(void)
 {
+    shared_outlives_first_space();
     shared_random_writes();
     private_never_reaches_file();
     edges();
