@@ -89,6 +89,20 @@ int main(void)
     if (st.sigbus || st.io_errors)
         FAIL("sigbus %llu io errors %llu", (unsigned long long)st.sigbus,
              (unsigned long long)st.io_errors);
+    /* A second read pass: the pages read back are clean with a valid swap
+     * copy, so evicting them must drop them, not write them again. */
+    vmk_stats before2;
+    vmk_stats_get(sys, &before2);
+    volatile uint64_t sink = 0;
+    for (size_t p = 0; p < npages; p++)
+        sink += ((const uint64_t *)(base + p * 4096))[0];
+    vmk_stats_get(sys, &st);
+    if (st.pages_dropped_clean - before2.pages_dropped_clean < npages / 2)
+        FAIL("clean pages were not dropped: %llu", (unsigned long long)(st.pages_dropped_clean -
+                                                                           before2.pages_dropped_clean));
+    if (st.pages_swapped_out - before2.pages_swapped_out > npages / 10)
+        FAIL("clean pages were written again: %llu", (unsigned long long)(st.pages_swapped_out -
+                                                                             before2.pages_swapped_out));
     vmk_stats sp;
     vmk_space_stats(as, &sp);
     if (sp.faults != st.faults || sp.pages_swapped_in != st.pages_swapped_in)
