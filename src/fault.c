@@ -298,17 +298,15 @@ static int fault_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
         ctr_add(&sys->ctr, C_IO_ERRORS, 1);
         report_once(&sys->said_io, "vmkit: I/O error reading swap; the faulting thread gets SIGBUS");
     }
-    if (r == 0)
-        r = store_write(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), buf, len);
-    bounce_put(sys, bi);
     /* The faulting page is mapped writable if this is a write, or if the
      * recent past says pages read back here are written soon (read-modify-
      * write): that saves the write fault.  The others are mapped clean. */
     bool dirty = write || atomic_load_explicit(&o->write_hint, memory_order_relaxed) > 0;
     if (r == 0)
-        r = mmu_continue(sys->uffd, addr, PAGE_SIZE_, !dirty);
+        r = mmu_copy(sys->uffd, addr, buf, PAGE_SIZE_, !dirty);
     if (r == 0 && n > 1)
-        r = mmu_continue(sys->uffd, addr + PAGE_SIZE_, len - PAGE_SIZE_, true);
+        r = mmu_copy(sys->uffd, addr + PAGE_SIZE_, buf + PAGE_SIZE_, len - PAGE_SIZE_, true);
+    bounce_put(sys, bi);
     if (r < 0)
         return fault_abort(sys, o, pg, n, fr, vals, r);
     for (uint32_t i = 0; i < n; i++)

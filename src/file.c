@@ -97,12 +97,10 @@ int file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write
     r = file_read_pages(o->file_fd, fpage, buf, n);
     if (r == 0 && n > 1)                   /* streaming: start the next window now */
         readahead(o->file_fd, (off64_t)((fpage + n) << PAGE_SHIFT_), len);
-    if (r == 0)
-        r = store_write(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), buf, len);
-    bounce_put(sys, bi);
     uintptr_t addr = vma_addr(vma, pg);
     if (r == 0)
-        r = mmu_continue(sys->uffd, addr, len, true);
+        r = mmu_copy(sys->uffd, addr, buf, len, true);
+    bounce_put(sys, bi);
     if (r < 0) {
         ctr_add(&sys->ctr, C_IO_ERRORS, 1);
         return fault_abort(sys, o, pg, n, fr, vals, r);

@@ -120,6 +120,30 @@ int mmu_continue(int uffd, uintptr_t addr, size_t len, bool wp)
     return 0;
 }
 
+int mmu_copy(int uffd, uintptr_t addr, const void *src, size_t len, bool wp)
+{
+    uintptr_t end = addr + len;
+    while (addr < end) {
+        struct uffdio_copy c = {
+            .dst = addr,
+            .src = (uintptr_t)src,
+            .len = end - addr,
+            .mode = wp ? UFFDIO_COPY_MODE_WP : 0,
+        };
+        if (ioctl(uffd, UFFDIO_COPY, &c) == 0)
+            return 0;
+        if ((errno == EAGAIN || errno == ENOENT || errno == EINTR) && c.copy > 0) {
+            addr += (uintptr_t)c.copy;            /* partial: go on from there */
+            src = (const char *)src + c.copy;
+            continue;
+        }
+        if (errno == EAGAIN || errno == EINTR)
+            continue;
+        return -errno;
+    }
+    return 0;
+}
+
 int mmu_writeprotect(int uffd, uintptr_t addr, size_t len, bool wp)
 {
     struct uffdio_writeprotect w = {

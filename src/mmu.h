@@ -17,6 +17,11 @@ int   mmu_protect(void *addr, size_t len, int prot);
 /* Map pages that are in the frame-store into the MMU.  wp: write-protected,
  * so the first write faults.  Pages already mapped are skipped.  0 or -errno. */
 int   mmu_continue(int uffd, uintptr_t addr, size_t len, bool wp);
+/* Put len bytes from src into pages that are in no frame yet (they enter the
+ * frame-store, shared by every mapping) and map them here; wp as above.
+ * One call instead of a write to the frame-store and a CONTINUE, and it does
+ * not take the frame-store's inode lock, which hole punching holds. */
+int   mmu_copy(int uffd, uintptr_t addr, const void *src, size_t len, bool wp);
 /* Set or clear write protection of mapped pages.  0 or -errno. */
 int   mmu_writeprotect(int uffd, uintptr_t addr, size_t len, bool wp);
 /* Drop the MMU's mapping of pages (they stay in the frame-store). */
