@@ -69,7 +69,7 @@ typedef struct vmk_config {
     const char *policy;     /* VMK_POLICY: "clock" (default) or "fifo". */
     unsigned fault_around;  /* VMK_FAULT_AROUND: most pages made resident by one
                                fault on sequential access (zero-fill and swap
-                               read-ahead), 1..64.  Default 32.  The window
+                               read-ahead), 1..64.  Default 64.  The window
                                starts at one page and grows only while the
                                pages just below are resident, so an isolated
                                touch makes only its own page resident; 1 gives

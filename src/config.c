@@ -46,7 +46,7 @@ VMK_API vmk_config vmk_config_default(void)
     c.swap_path = NULL;
     c.swap_size = 0;
     c.policy = NULL;
-    c.fault_around = 32;
+    c.fault_around = 64;
     c.reclaim_batch = 64;
     env_size("VMK_MEMORY_LIMIT", &c.memory_limit);
     env_size("VMK_SWAP_SIZE", &c.swap_size);
