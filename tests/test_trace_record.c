@@ -12,8 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define FAIL(...) do { fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-                       fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(1); } while (0)
+#include "check.h"
 
 struct rec { uint64_t page; uint32_t event; uint32_t time_us; };
 
