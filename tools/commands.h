@@ -3,3 +3,5 @@
 int vmk_cmd_sim(int argc, char **argv);
 /* vmkit trace: print a recorded fault trace as text with a summary (tools/trace_cmd.c). */
 int vmk_cmd_trace(int argc, char **argv);
+/* vmkit stress: random operations from many threads against a model (tools/stress.c). */
+int vmk_cmd_stress(int argc, char **argv);

@@ -1,0 +1,315 @@
+/*
+ * stress.c - `vmkit stress`: random operations from many threads against a model.
+ *
+ * Every thread owns a few spaces of one shared system and, in them, up to
+ * SLOTS mappings; it draws operations at random - map, unmap (whole, head,
+ * tail: splits), protect, write, read-and-check, page_info-and-check, bad
+ * calls that must fail and change nothing, destroy a space and start again -
+ * and keeps a model of every page: the seed of its last write, or 0 for a
+ * page never written (it must read as zeros).  The budget is tiny, so
+ * eviction never stops, and the threads' faults, evictions and swap-ins
+ * interleave all the time.  Each thread's generator is seeded from --seed
+ * and its index, so a failure is reproduced by the same command line.
+ */
+#include "commands.h"
+#include <vmkit.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int vmk_cmd_stress(int argc, char **argv);
+
+enum { SLOTS = 6, MAXPAGES = 256, SPACES = 2 };
+
+struct region {
+    uint64_t *base;
+    size_t npages;
+    int prot;
+    int space;
+    uint32_t seed[MAXPAGES];
+};
+
+struct stress {
+    vmk_system *sys;
+    double seconds;
+    int threads;
+    uint64_t seed;
+    size_t limit;
+    int self_test;                 /* corrupt thread 0's model: the run must fail */
+    _Atomic uint64_t ops, mismatches, errors;
+    _Atomic int stop;
+};
+
+struct worker { struct stress *st; int id; };
+
+static uint64_t rnd(uint64_t *s) { *s ^= *s << 13; *s ^= *s >> 7; *s ^= *s << 17; return *s; }
+
+static uint64_t word(uint32_t seed, size_t w) { return seed ? (uint64_t)seed * 0x9E3779B97F4A7C15ull + w : 0; }
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Count a mismatch; print the first ones with what vmkit says of the page. */
+static void mismatch(struct stress *st, int id, vmk_space *as, struct region *r, size_t p,
+                     size_t w, uint64_t got)
+{
+    if (atomic_fetch_add(&st->mismatches, 1) >= 3)
+        return;
+    struct vmk_page_info pi = { 0 };
+    vmk_page_info(as, r->base + p * 512, &pi);
+    fprintf(stderr, "\nMISMATCH thread %d space %d mapping %p page %zu word %zu: got %#llx, want %#llx "
+                    "(page state %d, slot %lld, dirty %d); seed %llu\n",
+            id, r->space, (void *)r->base, p, w, (unsigned long long)got,
+            (unsigned long long)word(r->seed[p], w), pi.state, (long long)pi.swap_slot, pi.dirty,
+            (unsigned long long)st->seed);
+}
+
+static void unexpected(struct stress *st, int id, const char *what, int err)
+{
+    if (atomic_fetch_add(&st->errors, 1) < 3)
+        fprintf(stderr, "\nUNEXPECTED thread %d: %s: %s\n", id, what, vmk_strerror(err));
+}
+
+static void check_page(struct stress *st, int id, vmk_space *as, struct region *r, size_t p)
+{
+    const uint64_t *pg = r->base + p * 512;
+    for (size_t w = 0; w < 512; w += 31)
+        if (pg[w] != word(r->seed[p], w)) {
+            mismatch(st, id, as, r, p, w, pg[w]);
+            return;
+        }
+}
+
+static void write_page(struct region *r, size_t p, uint32_t seed)
+{
+    uint64_t *pg = r->base + p * 512;
+    for (size_t w = 0; w < 512; w += 31)
+        pg[w] = word(seed, w);
+    r->seed[p] = seed;
+}
+
+static void op_map(struct stress *st, int id, vmk_space **sp, struct region *r, uint64_t *s)
+{
+    r->space = (int)(rnd(s) % SPACES);
+    r->npages = 1 + rnd(s) % MAXPAGES;
+    r->base = vmk_map_anon(sp[r->space], r->npages * 4096, VMK_PROT_READ | VMK_PROT_WRITE);
+    if (!r->base) {
+        unexpected(st, id, "vmk_map_anon", -errno);
+        return;
+    }
+    r->prot = VMK_PROT_READ | VMK_PROT_WRITE;
+    memset(r->seed, 0, sizeof r->seed);
+}
+
+/* Unmap the head or the tail of a region (a split), or all of it. */
+static void op_unmap(struct stress *st, int id, vmk_space *as, struct region *r, uint64_t *s)
+{
+    size_t k = r->npages > 1 ? 1 + rnd(s) % (r->npages - 1) : r->npages;
+    int head = rnd(s) % 2, err;
+    if (k == r->npages || rnd(s) % 4 == 0) {
+        if ((err = vmk_unmap(as, r->base, r->npages * 4096)))
+            unexpected(st, id, "vmk_unmap", err);
+        r->base = NULL;
+    } else if (head) {
+        if ((err = vmk_unmap(as, r->base, k * 4096)))
+            unexpected(st, id, "vmk_unmap head", err);
+        r->base += k * 512;
+        memmove(r->seed, r->seed + k, (r->npages - k) * sizeof r->seed[0]);
+        r->npages -= k;
+    } else {
+        if ((err = vmk_unmap(as, r->base + k * 512, (r->npages - k) * 4096)))
+            unexpected(st, id, "vmk_unmap tail", err);
+        r->npages = k;
+    }
+}
+
+/* Bad calls must fail with EINVAL and change nothing. */
+static void op_bad(struct stress *st, int id, vmk_space *as, struct region *r, uint64_t *s)
+{
+    void *addr = (char *)r->base + 1 + rnd(s) % 4095;
+    int e1 = vmk_unmap(as, addr, 4096), e2 = vmk_protect(as, r->base, 0, VMK_PROT_READ);
+    int e3 = vmk_protect(as, r->base, r->npages * 4096, 0x80);
+    if (e1 != -EINVAL || e2 != -EINVAL || e3 != -EINVAL)
+        unexpected(st, id, "a bad call was not refused", e1 ? e1 : -EINVAL);
+}
+
+static void op_info(struct stress *st, int id, vmk_space *as, struct region *r, size_t p)
+{
+    struct vmk_page_info pi;
+    int err = vmk_page_info(as, r->base + p * 512, &pi);
+    if (err)
+        unexpected(st, id, "vmk_page_info", err);
+    else if (r->seed[p] && pi.state == VMK_PAGE_NONE)
+        mismatch(st, id, as, r, p, 0, 0);
+}
+
+static void one_op(struct stress *st, int id, vmk_space **sp, struct region *reg, uint64_t *s)
+{
+    struct region *r = &reg[rnd(s) % SLOTS];
+    if (!r->base) {
+        op_map(st, id, sp, r, s);
+        return;
+    }
+    vmk_space *as = sp[r->space];
+    size_t p = rnd(s) % r->npages;
+    unsigned op = rnd(s) % 100;
+    if (op < 4)
+        op_unmap(st, id, as, r, s);
+    else if (op < 8) {
+        int prot = rnd(s) % 3 ? VMK_PROT_READ | VMK_PROT_WRITE : VMK_PROT_READ;
+        int err = vmk_protect(as, r->base, r->npages * 4096, prot);
+        if (err)
+            unexpected(st, id, "vmk_protect", err);
+        r->prot = prot;
+    } else if (op < 10)
+        op_bad(st, id, as, r, s);
+    else if (op < 13)
+        op_info(st, id, as, r, p);
+    else if (op < 50 && (r->prot & VMK_PROT_WRITE)) {
+        write_page(r, p, (uint32_t)rnd(s) | 1);
+        if (st->self_test && id == 0)            /* the model now disagrees */
+            r->seed[p] ^= 2;
+    } else
+        check_page(st, id, as, r, p);
+}
+
+/* Destroy both spaces (after checking everything) and start with new ones. */
+static void renew_spaces(struct stress *st, int id, vmk_space **sp, struct region *reg)
+{
+    for (int i = 0; i < SLOTS; i++) {
+        if (!reg[i].base)
+            continue;
+        for (size_t p = 0; p < reg[i].npages; p++)
+            check_page(st, id, sp[reg[i].space], &reg[i], p);
+        reg[i].base = NULL;
+    }
+    for (int i = 0; i < SPACES; i++) {
+        vmk_space_destroy(sp[i]);
+        int err = vmk_space_create(st->sys, &sp[i]);
+        if (err)
+            unexpected(st, id, "vmk_space_create", err);
+    }
+}
+
+static void *stress_thread(void *arg)
+{
+    struct worker *wk = arg;
+    struct stress *st = wk->st;
+    uint64_t s = st->seed * 0x9E3779B97F4A7C15ull + (uint64_t)wk->id * 7919 + 1;
+    vmk_space *sp[SPACES];
+    for (int i = 0; i < SPACES; i++)
+        vmk_space_create(st->sys, &sp[i]);
+    struct region reg[SLOTS];
+    memset(reg, 0, sizeof reg);
+    while (!atomic_load_explicit(&st->stop, memory_order_relaxed)) {
+        for (int k = 0; k < 256; k++)
+            one_op(st, wk->id, sp, reg, &s);
+        atomic_fetch_add_explicit(&st->ops, 256, memory_order_relaxed);
+        if (rnd(&s) % 200 == 0)
+            renew_spaces(st, wk->id, sp, reg);
+    }
+    renew_spaces(st, wk->id, sp, reg);
+    for (int i = 0; i < SPACES; i++)
+        vmk_space_destroy(sp[i]);
+    return NULL;
+}
+
+static size_t parse_size(const char *s)
+{
+    char *e;
+    double v = strtod(s, &e);
+    if (*e == 'G' || *e == 'g') v *= 1 << 30;
+    else if (*e == 'M' || *e == 'm') v *= 1 << 20;
+    else if (*e == 'K' || *e == 'k') v *= 1 << 10;
+    return (size_t)v;
+}
+
+static int stress_usage(FILE *f)
+{
+    fprintf(f, "usage: vmkit stress [--seconds 20] [--threads 4] [--seed S] [--limit 1M] [--self-test]\n"
+               "Random map/unmap/protect/write/read/check operations from many threads on one\n"
+               "system with a tiny budget, every read checked against a model.  Exit 0 only\n"
+               "with no mismatch and no unexpected error; --seed reproduces a run.\n"
+               "--self-test corrupts thread 0's model: the run must then fail.\n");
+    return f == stderr ? 2 : 0;
+}
+
+static void progress(struct stress *st, double t0)
+{
+    vmk_stats s;
+    vmk_stats_get(st->sys, &s);
+    double el = now() - t0;
+    fprintf(stderr, "  %5.1f s  %10llu ops  %8.0f ops/s  faults %llu  in %llu  out %llu  mismatches %llu\n",
+            el, (unsigned long long)atomic_load(&st->ops), (double)atomic_load(&st->ops) / el,
+            (unsigned long long)s.faults, (unsigned long long)s.pages_swapped_in,
+            (unsigned long long)s.pages_swapped_out, (unsigned long long)atomic_load(&st->mismatches));
+}
+
+int vmk_cmd_stress(int argc, char **argv)
+{
+    struct stress st = { .seconds = 20, .threads = 4, .seed = (uint64_t)time(NULL),
+                         .limit = (size_t)1 << 20 };
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return stress_usage(stdout);
+        if (!strcmp(argv[i], "--self-test")) {
+            st.self_test = 1;
+            continue;
+        }
+        if (!v)
+            return stress_usage(stderr);
+        if (!strcmp(argv[i], "--seconds")) st.seconds = atof(v);
+        else if (!strcmp(argv[i], "--threads")) st.threads = atoi(v);
+        else if (!strcmp(argv[i], "--seed")) st.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(argv[i], "--limit")) st.limit = parse_size(v);
+        else return stress_usage(stderr);
+        i++;
+    }
+    if (st.threads < 1 || st.threads > 64 || st.seconds <= 0)
+        return stress_usage(stderr);
+    vmk_config cfg = vmk_config_default();
+    cfg.memory_limit = st.limit;
+    int err = vmk_system_open(&st.sys, &cfg);
+    if (err) {
+        fprintf(stderr, "vmkit stress: %s\n", vmk_strerror(err));
+        return 1;
+    }
+    fprintf(stderr, "vmkit stress: %d threads, %.0f s, budget %zu KiB, seed %llu\n", st.threads,
+            st.seconds, st.limit >> 10, (unsigned long long)st.seed);
+    pthread_t th[64];
+    struct worker wk[64];
+    double t0 = now();
+    for (int i = 0; i < st.threads; i++) {
+        wk[i] = (struct worker){ &st, i };
+        pthread_create(&th[i], NULL, stress_thread, &wk[i]);
+    }
+    while (now() - t0 < st.seconds) {
+        usleep(200000);
+        static double last;
+        if (now() - last >= 2) {
+            last = now();
+            progress(&st, t0);
+        }
+    }
+    atomic_store(&st.stop, 1);
+    for (int i = 0; i < st.threads; i++)
+        pthread_join(th[i], NULL);
+    double el = now() - t0;
+    vmk_system_close(st.sys);
+    uint64_t mis = atomic_load(&st.mismatches), errs = atomic_load(&st.errors);
+    printf("stress: %llu operations in %.1f s on %d threads, seed %llu: %llu mismatches, %llu unexpected errors\n",
+           (unsigned long long)atomic_load(&st.ops), el, st.threads, (unsigned long long)st.seed,
+           (unsigned long long)mis, (unsigned long long)errs);
+    return mis || errs ? 1 : 0;
+}
