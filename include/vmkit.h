@@ -200,6 +200,10 @@ typedef struct vmk_stats {
     uint64_t fault_ns;          /* time threads spent resolving faults */
     uint64_t pages_file_read;   /* file pages read in (read-ahead included) */
     uint64_t pages_file_written; /* dirty shared file pages written back */
+    uint64_t refaults;          /* major faults on pages evicted less than a
+                                   budget's worth of evictions ago: they would
+                                   have stayed with a little more memory (the
+                                   mark of thrashing; Linux's refault distance) */
 } vmk_stats;
 
 /* System-wide counters.  Errors: -EINVAL. */

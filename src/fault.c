@@ -276,6 +276,23 @@ static int read_scattered(struct vmk_system *sys, struct vmk_vma *vma, size_t pg
     return 0;
 }
 
+/*
+ * Refault distance (Linux's mm/workingset.c, simplified).  Every eviction
+ * ticks the system's eviction clock, and a page leaving for swap carries the
+ * clock's value in its entry.  When the page is faulted back, the clock has
+ * moved on by d evictions: d other pages were pushed out while this one was
+ * away.  Had the budget been d frames larger, it would still be resident.
+ * If d is at most the number of frames, the page was evicted too early for
+ * its working set - a refault, the mark of thrashing; a larger d is a page
+ * that was cold when it went.
+ */
+static bool is_refault(struct vmk_system *sys, uint64_t v)
+{
+    uint64_t now = atomic_load_explicit(&sys->evict_clock, memory_order_relaxed);
+    uint64_t d = (now - pte_frame(v)) & PTE_FRAME_MASK;
+    return d <= sys->frames.n;
+}
+
 /* Swapped out: read the slot (and read-ahead) back into frames. */
 static int fault_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, uint64_t v,
                         int write)
@@ -315,6 +332,8 @@ static int fault_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
         swap_put(&sys->swap, pte_slot(vals[0]), 1);
         vals[0] = pte_without_slot(vals[0]) | PTE_DIRTY;
     }
+    if (is_refault(sys, v))
+        fault_count(sys, o->owner, C_REFAULTS, 1);
     fault_publish(sys, o, pg, n, fr, vals);
     fault_count(sys, o->owner, C_FAULTS_MAJOR, 1);
     fault_count(sys, o->owner, C_SWAPPED_IN, n);

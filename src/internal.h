@@ -98,6 +98,7 @@ struct vmk_system {
     vmk_mutex reclaim_lock;      /* one reclaimer at a time; guards the scratch below */
     _Atomic uint32_t reclaim_gen; /* bumped (and futex-woken) after each pass */
     struct kswapd *kswapd;       /* background reclaimer, NULL if off */
+    _Atomic uint64_t evict_clock; /* pages evicted so far: the refault clock */
     struct reclaim_scratch *rs;
 
     char *bounce;                /* BOUNCE_BUFS buffers of FA_MAX pages */

@@ -17,7 +17,8 @@
  *                  eviction drops it without writing.
  *   RES|DIRTY      resident and written since it was read (no valid copy).
  *   RES alone      resident, never written: all zeros.  Eviction drops it to 0.
- *   SWAP (no RES)  swapped out to `slot`.
+ *   SWAP (no RES)  swapped out to `slot`; the frame field then holds the low
+ *                  24 bits of the eviction clock when it left (refaults).
  *   MAPPED         the MMU maps the page now; the policy clears it (and unmaps
  *                  the page) to learn of the next reference.
  *   REF            referenced since the policy last looked.

@@ -322,7 +322,10 @@ static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
         atomic_store_explicit(&sys->frames.map[v[i].frame].obj, NULL, memory_order_relaxed);
         ctr_add(&v[i].obj->owner->ctr, C_RESIDENT, -1);
         ctr_add(&v[i].obj->owner->ctr, C_EVICTED, 1);
-        pte_unlock(v[i].pte, v[i].slot == NO_SLOT ? 0 : pte_with_slot(0, v[i].slot));
+        uint64_t stamp = atomic_fetch_add_explicit(&sys->evict_clock, 1, memory_order_relaxed);
+        pte_unlock(v[i].pte, v[i].slot == NO_SLOT ? 0
+                             : pte_with_frame(pte_with_slot(0, v[i].slot),
+                                              (uint32_t)(stamp & PTE_FRAME_MASK)));
     }
     ctr_add(&sys->ctr, C_RESIDENT, -(int64_t)freed);
     ctr_add(&sys->ctr, C_EVICTED, freed);

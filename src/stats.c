@@ -23,6 +23,7 @@ static void fill(struct vmk_system *sys, struct vmk_counters *c, vmk_stats *out)
     out->fault_ns = ctr_get(c, C_FAULT_NS);
     out->pages_file_read = ctr_get(c, C_FILE_READ);
     out->pages_file_written = ctr_get(c, C_FILE_WRITTEN);
+    out->refaults = ctr_get(c, C_REFAULTS);
     swap_usage(&sys->swap, &out->swap_used, &out->swap_total);
     out->frames_total = sys->frames.n;
 }
@@ -69,6 +70,8 @@ VMK_API void vmk_stats_print(const vmk_stats *s, FILE *f)
     fprintf(f, "faults            %12llu  (minor %llu, major %llu, write-enable %llu)\n",
             (unsigned long long)s->faults, (unsigned long long)s->faults_minor,
             (unsigned long long)s->faults_major, (unsigned long long)s->wp_faults);
+    fprintf(f, "refaults          %12llu  (swapped back within a budget's worth of evictions)\n",
+            (unsigned long long)s->refaults);
     fprintf(f, "pages zero-filled %12llu\n", (unsigned long long)s->pages_zero_filled);
     fprintf(f, "pages swapped in  %12llu\n", (unsigned long long)s->pages_swapped_in);
     fprintf(f, "pages swapped out %12llu\n", (unsigned long long)s->pages_swapped_out);
