@@ -82,7 +82,15 @@ typedef struct vmk_config {
                                of faults; 0 makes faulting threads reclaim. */
     const char *trace_path; /* VMK_TRACE: record the fault trace of the run
                                here (see vmk_trace_start).  NULL: none. */
-    unsigned reserved[5];   /* zero */
+    int load_control;       /* VMK_LOAD_CONTROL: 1 (default): while the system
+                               thrashes, pause the faults of the lowest-priority
+                               space (vmk_space_set_priority; ties: the newest)
+                               until the others fit, 2 s at most at a time. */
+    /* Called when thrashing starts (1) and stops (0).  It runs in a faulting
+     * thread's SIGBUS handler: async-signal-safe code only. */
+    void (*on_thrashing)(vmk_system *sys, int thrashing, void *arg);
+    void *on_thrashing_arg;
+    unsigned reserved[4];   /* zero */
 } vmk_config;
 
 #define VMK_MIN_MEMORY_LIMIT ((size_t)1 << 20)
@@ -204,10 +212,19 @@ typedef struct vmk_stats {
                                    budget's worth of evictions ago: they would
                                    have stayed with a little more memory (the
                                    mark of thrashing; Linux's refault distance) */
+    uint64_t thrashing;         /* 1 while the system thrashes: over the last
+                                   50 ms window, refaults >= 25% of major faults
+                                   and fault time >= 50% of wall time */
+    uint64_t thrash_events;     /* times thrashing started */
+    uint64_t pauses;            /* times load control paused a space (this one) */
+    uint64_t paused_faults;     /* faults that waited on a pause */
 } vmk_stats;
 
 /* System-wide counters.  Errors: -EINVAL. */
 int  vmk_stats_get(vmk_system *sys, vmk_stats *out);
+/* Load control pauses spaces of lower priority first (default 0).  -EINVAL. */
+int  vmk_space_set_priority(vmk_space *as, int priority);
+
 /* Counters of one space (swap_total and frames_total are the system's).
  * Pages of shared file mappings belong to the system's page cache of the
  * file, not to one space: they count in vmk_stats_get only. */

@@ -61,6 +61,9 @@ VMK_API vmk_config vmk_config_default(void)
         c.policy = s;
     env_uint("VMK_FAULT_AROUND", &c.fault_around);
     env_uint("VMK_RECLAIM_BATCH", &c.reclaim_batch);
+    unsigned lc = 1;
+    env_uint("VMK_LOAD_CONTROL", &lc);
+    c.load_control = lc != 0;
     unsigned ks = 1;
     env_uint("VMK_KSWAPD", &ks);
     c.kswapd = ks != 0;

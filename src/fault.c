@@ -399,6 +399,15 @@ static int fault_try_system(struct vmk_system *sys, void *arg)
         rw_read_unlock(&sys->maplock);
         return 0;
     }
+    if (thrash_check(sys, vma->space)) {
+        /* Load control paused this space: wait without locks, then let the
+         * access fault again. */
+        struct vmk_space *as = vma->space;
+        rw_read_unlock(&sys->maplock);
+        thrash_wait(sys, as);
+        fc->result = 1;
+        return 1;
+    }
     uint64_t t0 = mono_ns();
     int r = fault_resolve(sys, vma, fc->addr & ~(uintptr_t)(PAGE_SIZE_ - 1), fc->write);
     uint64_t dt = mono_ns() - t0;

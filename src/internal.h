@@ -74,7 +74,19 @@ struct vmk_vma {
 struct vmk_space {
     struct vmk_system *sys;
     uint32_t id;                 /* 1, 2, ... in order of creation (traces) */
+    int priority;                /* load control pauses the lowest first */
     struct vmk_counters ctr;     /* atomics */
+};
+
+/* Thrashing detection and load control (thrash.c). */
+struct thrash {
+    _Atomic uint64_t window_start;
+    vmk_mutex lock;              /* one evaluator at a time; guards the rest */
+    uint64_t majors, refaults, stall;   /* counters at the window's start */
+    _Atomic bool thrashing;
+    _Atomic(struct vmk_space *) paused;
+    uint64_t paused_at;
+    _Atomic uint32_t resume;     /* bumped and futex-woken when a pause ends */
 };
 
 struct vmk_system {
@@ -110,7 +122,8 @@ struct vmk_system {
     _Atomic(struct trace *) trace; /* fault trace being recorded, or NULL */
 
     struct vmk_counters ctr;     /* system totals */
-    _Atomic int said_swapfull, said_io, said_oom;
+    _Atomic int said_swapfull, said_io, said_oom, said_thrash;
+    struct thrash thrash;
 };
 
 /* system.c */
@@ -151,6 +164,11 @@ VMK_HIDDEN int  file_writeback(struct vmk_system *sys, struct vmk_object *o, uin
                                const void *buf, uint32_t n);
 VMK_HIDDEN int  file_sync_range(struct vmk_object *o, size_t first, size_t n);
 VMK_HIDDEN void file_object_unlink(struct vmk_object *o);
+
+/* thrash.c */
+VMK_HIDDEN bool thrash_check(struct vmk_system *sys, struct vmk_space *as);
+VMK_HIDDEN void thrash_wait(struct vmk_system *sys, struct vmk_space *as);
+VMK_HIDDEN bool thrash_now(struct vmk_system *sys);
 
 /* fault.c */
 VMK_HIDDEN void hint_add(_Atomic int *h, int d);

@@ -24,6 +24,10 @@ static void fill(struct vmk_system *sys, struct vmk_counters *c, vmk_stats *out)
     out->pages_file_read = ctr_get(c, C_FILE_READ);
     out->pages_file_written = ctr_get(c, C_FILE_WRITTEN);
     out->refaults = ctr_get(c, C_REFAULTS);
+    out->thrashing = thrash_now(sys);
+    out->thrash_events = ctr_get(c, C_THRASH_EVENTS);
+    out->pauses = ctr_get(c, C_PAUSES);
+    out->paused_faults = ctr_get(c, C_PAUSED_FAULTS);
     swap_usage(&sys->swap, &out->swap_used, &out->swap_total);
     out->frames_total = sys->frames.n;
 }
@@ -89,6 +93,9 @@ VMK_API void vmk_stats_print(const vmk_stats *s, FILE *f)
     fprintf(f, "sigbus            %12llu  (swap full %llu, I/O errors %llu)\n",
             (unsigned long long)s->sigbus, (unsigned long long)s->swap_full,
             (unsigned long long)s->io_errors);
+    fprintf(f, "thrashing         %12s  (%llu episodes; load control paused spaces %llu times)\n",
+            s->thrashing ? "YES" : "no", (unsigned long long)s->thrash_events,
+            (unsigned long long)s->pauses);
     if (s->faults)
         fprintf(f, "fault time        %12.2f us average\n", s->fault_ns / 1e3 / (double)s->faults);
 }
