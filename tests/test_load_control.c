@@ -13,7 +13,7 @@
 
 enum { BUDGET = 512, WS = 360, PASSES = 30 };
 
-struct job { vmk_space *as; volatile uint64_t *m; };
+struct job { vmk_space *as; volatile uint64_t *m; pthread_barrier_t *go; };
 
 static double now(void)
 {
@@ -27,6 +27,7 @@ static void *cycle(void *arg)
     struct job *j = arg;
     for (size_t p = 0; p < WS; p++)
         j->m[p * 512] = p;
+    pthread_barrier_wait(j->go);           /* both cycle at the same time */
     for (int pass = 0; pass < PASSES; pass++)
         for (size_t p = 0; p < WS; p++)
             if (j->m[p * 512] != p + (size_t)pass)
@@ -47,7 +48,10 @@ static double run(int load_control, vmk_stats *st, int *said)
     CHECK(r == 0, "open: %s", vmk_strerror(r));
     struct job jobs[2];
     pthread_t th[2];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
     for (int i = 0; i < 2; i++) {
+        jobs[i].go = &go;
         vmk_space_create(sys, &jobs[i].as);
         jobs[i].m = vmk_map_anon(jobs[i].as, WS * 4096, VMK_PROT_READ | VMK_PROT_WRITE);
         CHECK(jobs[i].m, "map");
@@ -58,6 +62,7 @@ static double run(int load_control, vmk_stats *st, int *said)
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
     t = now() - t;
+    pthread_barrier_destroy(&go);
     vmk_stats_get(sys, st);
     *said = st->thrash_events > 0;
     printf("load control %s: %.2f s, %llu major faults, %llu refaults, %llu thrashing episodes, "
@@ -76,7 +81,9 @@ int main(void)
     double t_on = run(1, &on, &said_on);
     CHECK(said_off, "thrashing was not detected without load control");
     CHECK(off.refaults * 2 > off.faults_major, "without load control most faults should be refaults");
-    CHECK(on.pauses >= 1, "load control never paused a space");
+    /* The scheduler may still run one thread's passes before the other's; if
+     * the system never thrashed there was nothing to control. */
+    CHECK(on.thrash_events == 0 || on.pauses >= 1, "thrashing, yet load control never paused a space");
     CHECK(on.faults_major < off.faults_major, "load control did not reduce major faults (%llu vs %llu)",
           (unsigned long long)on.faults_major, (unsigned long long)off.faults_major);
     CHECK(t_on < t_off, "load control was not faster: %.2f s vs %.2f s", t_on, t_off);
