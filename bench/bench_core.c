@@ -19,6 +19,7 @@
  *                   [--ops N] [--quick] [--out results/bench_core.md]
  */
 #include <vmkit.h>
+#include "cli.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -39,23 +40,6 @@ static int REPS = 3, NTHREADS[8] = { 1, 4, 8 }, NT = 3;
 static size_t OPS = 100000;
 static const char *OUT = "results/bench_core.md";
 static char cgroup_dir[256], swapfile[256];
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static size_t parse_size(const char *s)
-{
-    char *e;
-    double v = strtod(s, &e);
-    if (*e == 'G' || *e == 'g') v *= 1 << 30;
-    else if (*e == 'M' || *e == 'm') v *= 1 << 20;
-    else if (*e == 'K' || *e == 'k') v *= 1 << 10;
-    return (size_t)v;
-}
 
 static uint64_t mix(uint64_t x)
 {
@@ -169,13 +153,13 @@ static struct ooc_result out_of_core(unsigned char *b, size_t np)
 {
     struct ooc_result r = { 0 };
     r.bad += fill(b, np);
-    double t = now();
+    double t = cli_now();
     r.bad += seq_read(b, np);
-    r.seq = (double)np / (now() - t);
+    r.seq = (double)np / (cli_now() - t);
     for (int i = 0; i < NT; i++) {
-        t = now();
+        t = cli_now();
         r.bad += rand_rmw(b, np, NTHREADS[i], OPS);
-        r.rnd[i] = (double)OPS / (now() - t);
+        r.rnd[i] = (double)OPS / (cli_now() - t);
     }
     return r;
 }
@@ -305,9 +289,9 @@ static void bench_fill(void)
     for (int rep = -1; rep < REPS; rep++) {
         unsigned char *b = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         madvise(b, SIZE, MADV_NOHUGEPAGE);
-        double t = now();
+        double t = cli_now();
         fill(b, np);
-        double rate = (double)np / (now() - t);
+        double rate = (double)np / (cli_now() - t);
         uint64_t bad = seq_read(b, np);
         munmap(b, SIZE);
         if (rep >= 0)
@@ -317,9 +301,9 @@ static void bench_fill(void)
         vmk_space *as;
         vmk_space_create(s, &as);
         b = vmk_map_anon(as, SIZE, VMK_PROT_READ | VMK_PROT_WRITE);
-        t = now();
+        t = cli_now();
         fill(b, np);
-        rate = (double)np / (now() - t);
+        rate = (double)np / (cli_now() - t);
         bad = seq_read(b, np);
         vmk_system_close(s);
         if (rep >= 0)
@@ -406,8 +390,8 @@ int main(int argc, char **argv)
             SIZE = (size_t)128 << 20, LIMIT = (size_t)16 << 20, REPS = 1, OPS = 20000;
             continue;
         }
-        if (!strcmp(argv[i], "--size")) SIZE = parse_size(v);
-        else if (!strcmp(argv[i], "--limit")) LIMIT = parse_size(v);
+        if (!strcmp(argv[i], "--size")) SIZE = cli_parse_size(v);
+        else if (!strcmp(argv[i], "--limit")) LIMIT = cli_parse_size(v);
         else if (!strcmp(argv[i], "--reps")) REPS = atoi(v);
         else if (!strcmp(argv[i], "--ops")) OPS = strtoull(v, NULL, 10);
         else if (!strcmp(argv[i], "--threads")) parse_threads(v);

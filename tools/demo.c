@@ -13,6 +13,7 @@
  */
 #include "commands.h"
 #include <vmkit.h>
+#include "cli.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -38,26 +39,6 @@ struct demo {
 enum phase { FILL, SEQUENTIAL, RANDOM, VERIFY };
 static const char *const phase_name[] = { "fill", "sequential read", "random read-modify-write",
                                           "verify" };
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static size_t parse_size(const char *s)
-{
-    char *end;
-    double v = strtod(s, &end);
-    switch (*end) {
-    case 'G': case 'g': v *= 1024; /* fall through */
-    case 'M': case 'm': v *= 1024; /* fall through */
-    case 'K': case 'k': v *= 1024; break;
-    default: break;
-    }
-    return (size_t)v;
-}
 
 static uint64_t mix(uint64_t x)
 {
@@ -127,7 +108,7 @@ static void progress(struct demo *d, enum phase ph, uint64_t total, double t0)
     int last_decile = -1;
     while (!atomic_load(&d->phase_over)) {
         uint64_t done = atomic_load(&d->done);
-        double frac = total ? (double)done / (double)total : 1, el = now() - t0;
+        double frac = total ? (double)done / (double)total : 1, el = cli_now() - t0;
         if (tty) {
             int w = (int)(frac * 30);
             fprintf(stderr, "\r  %-26s [%.*s%*s] %3.0f%%  %8.0f pages/s", phase_name[ph], w,
@@ -154,7 +135,7 @@ static struct phase_result run_parallel(struct demo *d, enum phase ph, uint64_t 
     }
     for (int i = 0; i < d->threads; i++)
         pthread_join(th[i], NULL);
-    return (struct phase_result){ now() - t0, total };
+    return (struct phase_result){ cli_now() - t0, total };
 }
 
 /* Sequential phases run in the main thread; the bar runs beside it. */
@@ -172,7 +153,7 @@ static struct phase_result run_phase(struct demo *d, enum phase ph)
     uint64_t total = ph == RANDOM ? (d->ops / (size_t)d->threads) * (size_t)d->threads : d->npages;
     atomic_store(&d->done, 0);
     atomic_store(&d->phase_over, 0);
-    double t0 = now();
+    double t0 = cli_now();
     struct bar_arg ba = { d, ph, total, t0 };
     pthread_t bar;
     pthread_create(&bar, NULL, bar_main, &ba);
@@ -184,7 +165,7 @@ static struct phase_result run_phase(struct demo *d, enum phase ph)
             page_check(d, p, d->version[p]);
             atomic_fetch_add_explicit(&d->done, 1, memory_order_relaxed);
         }
-        r = (struct phase_result){ now() - t0, total };
+        r = (struct phase_result){ cli_now() - t0, total };
     }
     atomic_store(&d->phase_over, 1);
     pthread_join(bar, NULL);
@@ -228,8 +209,8 @@ static int parse_args(struct demo *d, int argc, char **argv)
             fprintf(stderr, "vmkit demo: %s needs a value\n", a);
             return 2;
         }
-        if (!strcmp(a, "--size")) d->size = parse_size(v);
-        else if (!strcmp(a, "--limit")) d->limit = parse_size(v);
+        if (!strcmp(a, "--size")) d->size = cli_parse_size(v);
+        else if (!strcmp(a, "--limit")) d->limit = cli_parse_size(v);
         else if (!strcmp(a, "--threads")) d->threads = atoi(v);
         else if (!strcmp(a, "--ops")) d->ops = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--seed")) d->seed = strtoull(v, NULL, 10);

@@ -13,6 +13,7 @@
  */
 #include "commands.h"
 #include <vmkit.h>
+#include "cli.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -51,13 +52,6 @@ struct worker { struct stress *st; int id; };
 static uint64_t rnd(uint64_t *s) { *s ^= *s << 13; *s ^= *s >> 7; *s ^= *s << 17; return *s; }
 
 static uint64_t word(uint32_t seed, size_t w) { return seed ? (uint64_t)seed * 0x9E3779B97F4A7C15ull + w : 0; }
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* Count a mismatch; print the first ones with what vmkit says of the page. */
 static void mismatch(struct stress *st, int id, vmk_space *as, struct region *r, size_t p,
@@ -224,16 +218,6 @@ static void *stress_thread(void *arg)
     return NULL;
 }
 
-static size_t parse_size(const char *s)
-{
-    char *e;
-    double v = strtod(s, &e);
-    if (*e == 'G' || *e == 'g') v *= 1 << 30;
-    else if (*e == 'M' || *e == 'm') v *= 1 << 20;
-    else if (*e == 'K' || *e == 'k') v *= 1 << 10;
-    return (size_t)v;
-}
-
 static int stress_usage(FILE *f)
 {
     fprintf(f, "usage: vmkit stress [--seconds 20] [--threads 4] [--seed S] [--limit 1M] [--self-test]\n"
@@ -248,7 +232,7 @@ static void progress(struct stress *st, double t0)
 {
     vmk_stats s;
     vmk_stats_get(st->sys, &s);
-    double el = now() - t0;
+    double el = cli_now() - t0;
     fprintf(stderr, "  %5.1f s  %10llu ops  %8.0f ops/s  faults %llu  in %llu  out %llu  mismatches %llu\n",
             el, (unsigned long long)atomic_load(&st->ops), (double)atomic_load(&st->ops) / el,
             (unsigned long long)s.faults, (unsigned long long)s.pages_swapped_in,
@@ -272,7 +256,7 @@ int vmk_cmd_stress(int argc, char **argv)
         if (!strcmp(argv[i], "--seconds")) st.seconds = atof(v);
         else if (!strcmp(argv[i], "--threads")) st.threads = atoi(v);
         else if (!strcmp(argv[i], "--seed")) st.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(argv[i], "--limit")) st.limit = parse_size(v);
+        else if (!strcmp(argv[i], "--limit")) st.limit = cli_parse_size(v);
         else return stress_usage(stderr);
         i++;
     }
@@ -289,23 +273,23 @@ int vmk_cmd_stress(int argc, char **argv)
             st.seconds, st.limit >> 10, (unsigned long long)st.seed);
     pthread_t th[64];
     struct worker wk[64];
-    double t0 = now();
+    double t0 = cli_now();
     for (int i = 0; i < st.threads; i++) {
         wk[i] = (struct worker){ &st, i };
         pthread_create(&th[i], NULL, stress_thread, &wk[i]);
     }
-    while (now() - t0 < st.seconds) {
+    while (cli_now() - t0 < st.seconds) {
         usleep(200000);
         static double last;
-        if (now() - last >= 2) {
-            last = now();
+        if (cli_now() - last >= 2) {
+            last = cli_now();
             progress(&st, t0);
         }
     }
     atomic_store(&st.stop, 1);
     for (int i = 0; i < st.threads; i++)
         pthread_join(th[i], NULL);
-    double el = now() - t0;
+    double el = cli_now() - t0;
     vmk_system_close(st.sys);
     uint64_t mis = atomic_load(&st.mismatches), errs = atomic_load(&st.errors);
     printf("stress: %llu operations in %.1f s on %d threads, seed %llu: %llu mismatches, %llu unexpected errors\n",
