@@ -81,9 +81,12 @@ int main(void)
     /* Two threads thrash only while both fault: if the scheduler lets one
      * run its passes from memory before the other, there is nothing to see.
      * Run until they do thrash (five tries). */
-    for (int tries = 0; tries < 5 && !said_off; tries++)
+    int sustained = 0;
+    for (int tries = 0; tries < 5 && !sustained; tries++) {
         t_off = run(0, &off, &said_off);
-    CHECK(said_off, "five runs without load control, and thrashing was never detected");
+        sustained = said_off && off.faults_major >= 5 * WS;   /* not a brief brush */
+    }
+    CHECK(sustained, "five runs without load control, and no sustained thrashing was detected");
     CHECK(off.refaults * 2 > off.faults_major, "without load control most faults should be refaults");
     double t_on = run(1, &on, &said_on);
     /* If the system never thrashed there was nothing to control. */
