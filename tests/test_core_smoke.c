@@ -16,7 +16,7 @@ enum { THREADS = 4, WORDS = 512 };
 static unsigned char *base;
 static size_t npages;
 
-static uint64_t pattern(size_t page, size_t word) { return (page * 0x9E3779B97F4A7C15ull) ^ (word * 31 + 7); }
+static uint64_t smoke_pattern(size_t page, size_t word) { return (page * 0x9E3779B97F4A7C15ull) ^ (word * 31 + 7); }
 
 static void *writer(void *arg)
 {
@@ -24,7 +24,7 @@ static void *writer(void *arg)
     for (size_t p = (size_t)id; p < npages; p += THREADS) {
         uint64_t *w = (uint64_t *)(base + p * 4096);
         for (size_t i = 0; i < WORDS; i += 37)
-            w[i] = pattern(p, i);
+            w[i] = smoke_pattern(p, i);
     }
     return NULL;
 }
@@ -68,7 +68,7 @@ int main(void)
     for (size_t p = 0; p < npages; p++) {
         const uint64_t *w = (const uint64_t *)(base + p * 4096);
         for (size_t i = 0; i < WORDS; i++) {
-            uint64_t want = i % 37 == 0 ? pattern(p, i) : 0;
+            uint64_t want = i % 37 == 0 ? smoke_pattern(p, i) : 0;
             if (w[i] != want && bad++ < 5)
                 fprintf(stderr, "page %zu word %zu: %#llx, want %#llx\n", p, i,
                         (unsigned long long)w[i], (unsigned long long)want);

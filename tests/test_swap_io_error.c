@@ -14,7 +14,7 @@
 
 #include "check.h"
 
-static uint64_t pattern(size_t page) { return page * 0x9E3779B97F4A7C15ull + 12345; }
+static uint64_t pio_pattern(size_t page) { return page * 0x9E3779B97F4A7C15ull + 12345; }
 
 static vmk_system *open_small(void)
 {
@@ -39,9 +39,9 @@ static void write_failure_keeps_data(void)
     if (vmk_inject_fault(sys, VMK_INJECT_SWAP_WRITE, 1))
         FAIL("inject");
     for (size_t p = 0; p < npages; p++)
-        base[p * 512] = base[p * 512 + 511] = pattern(p);
+        base[p * 512] = base[p * 512 + 511] = pio_pattern(p);
     for (size_t p = 0; p < npages; p++)
-        if (base[p * 512] != pattern(p) || base[p * 512 + 511] != pattern(p))
+        if (base[p * 512] != pio_pattern(p) || base[p * 512 + 511] != pio_pattern(p))
             FAIL("page %zu wrong after a failed swap write", p);
     vmk_stats st;
     vmk_stats_get(sys, &st);
@@ -64,7 +64,7 @@ static void read_failure_is_sigbus(void)
         size_t npages = 2048;
         volatile uint64_t *base = vmk_map_anon(as, npages * 4096, VMK_PROT_READ | VMK_PROT_WRITE);
         for (size_t p = 0; p < npages; p++)
-            base[p * 512] = pattern(p);
+            base[p * 512] = pio_pattern(p);
         struct vmk_page_info pi;
         vmk_page_info(as, (const void *)base, &pi);
         if (pi.state != VMK_PAGE_SWAPPED)
