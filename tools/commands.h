@@ -5,3 +5,5 @@ int vmk_cmd_sim(int argc, char **argv);
 int vmk_cmd_trace(int argc, char **argv);
 /* vmkit stress: random operations from many threads against a model (tools/stress.c). */
 int vmk_cmd_stress(int argc, char **argv);
+/* vmkit bench: vmkit against the kernel, same work, same run; ratio table and reports (tools/bench.c). */
+int vmk_cmd_bench(int argc, char **argv);

@@ -1,5 +1,5 @@
 /*
- * vmkit.c - the command-line program: `vmkit demo`, `vmkit sim`, `vmkit stress`...
+ * vmkit.c - the command-line program: `vmkit demo`, `vmkit sim`, `vmkit stress`, `vmkit bench`...
  *
  * Each command is a function vmk_cmd_NAME(argc, argv) (argv[0] is the
  * command's name), in a file of its own under tools/ and declared in
@@ -15,6 +15,7 @@ int vmk_cmd_demo(int argc, char **argv);
 __attribute__((weak)) int vmk_cmd_stress(int argc, char **argv);
 __attribute__((weak)) int vmk_cmd_sim(int argc, char **argv);
 __attribute__((weak)) int vmk_cmd_trace(int argc, char **argv);
+__attribute__((weak)) int vmk_cmd_bench(int argc, char **argv);
 
 struct command {
     const char *name;
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
         { "stress", vmk_cmd_stress, "randomized operations from many threads against a model" },
         { "sim", vmk_cmd_sim, "replacement policies on reference strings and recorded traces" },
         { "trace", vmk_cmd_trace, "print a recorded fault trace as text, with a summary" },
+        { "bench", vmk_cmd_bench, "vmkit against the kernel, same work, same run: ratios and reports" },
         { "version", cmd_version, "print the version" },
     };
     size_t n = sizeof cmds / sizeof cmds[0];
