@@ -100,7 +100,7 @@ vmk_config vmk_config_default(void);
 
 /*
  * Open a system.  Errors: -EINVAL (NULL argument, memory_limit below
- * VMK_MIN_MEMORY_LIMIT or not a multiple of the page size's worth of frames,
+ * VMK_MIN_MEMORY_LIMIT (it is rounded down to whole pages),
  * fault_around or reclaim_batch out of range, unknown policy), -ENOENT,
  * -EACCES, -ENOTDIR... (swap_path unusable), -ENOSYS or -EPERM (userfaultfd
  * unavailable), -EMFILE (too many systems open; at most 16), -ENOMEM.
@@ -115,6 +115,36 @@ int  vmk_space_create(vmk_system *sys, vmk_space **out);
 
 /* Unmap everything in the space and free it.  No thread may still use its memory. */
 void vmk_space_destroy(vmk_space *as);
+
+/*
+ * Copy-on-write fork.  *child becomes a new space of the same system whose
+ * mappings hold the bytes of parent's, at other addresses (one child mapping
+ * per parent mapping, same size and protection; vmk_space_translate finds
+ * them).  No page is copied: both spaces share every frame and swap slot,
+ * read-only, and the first write to a page by either side copies that page
+ * alone.  Shared file mappings stay shared, as after fork(2).  Time: O(VMAs
+ * + page-table pages of earlier forks' private pages), no data moved.
+ * Errors: -EINVAL (NULL), -ENOMEM, -EMLINK (more than VMK_FORK_DEPTH_MAX
+ * forks stacked on one mapping).  On error parent's contents are unchanged.
+ */
+#define VMK_FORK_DEPTH_MAX 64
+int   vmk_space_fork(vmk_space *parent, vmk_space **child);
+
+/* The address in `to` that holds the page `addr` holds in `from` (same
+ * mapping lineage, same page), with the same offset in the page; NULL if
+ * none (errno EINVAL or EFAULT).  Works across forks of forks and siblings. */
+void *vmk_space_translate(vmk_space *to, vmk_space *from, const void *addr);
+
+/*
+ * Drop the child's private copies: every mapping of a space made by
+ * vmk_space_fork holds its parent's current contents again, at the same
+ * addresses.  When the parent has not written since the fork (or the last
+ * reset) this takes time proportional to the pages the child changed;
+ * otherwise the parent's changes are shared anew (proportional to them and
+ * to the mappings).  Errors: -EINVAL (NULL, or not made by fork), -ESRCH
+ * (the parent space is gone), -ENOMEM, -EMLINK.
+ */
+int   vmk_space_reset(vmk_space *child);
 
 /*
  * Map len bytes (rounded up to pages) of zero-filled anonymous memory.
@@ -180,6 +210,8 @@ struct vmk_page_info {
     int referenced;        /* reference bit as the policy sees it */
     int mapped;            /* the MMU maps it now (a touch will not fault) */
     int prot;              /* VMK_PROT_* of the mapping */
+    int shared;            /* the page is shared since a fork (a frozen
+                              snapshot's): a write copies it */
 };
 
 /* Errors: -EINVAL (NULL), -EFAULT (addr not mapped by this space). */
@@ -218,6 +250,10 @@ typedef struct vmk_stats {
     uint64_t thrash_events;     /* times thrashing started */
     uint64_t pauses;            /* times load control paused a space (this one) */
     uint64_t paused_faults;     /* faults that waited on a pause */
+    uint64_t cow_breaks;        /* writes that copied a page shared by fork */
+    uint64_t shared_resident;   /* resident pages shared by fork (frozen
+                                   snapshots; system only): counted once, not
+                                   in any space's `resident` */
 } vmk_stats;
 
 /* System-wide counters.  Errors: -EINVAL. */
@@ -234,14 +270,69 @@ int  vmk_space_stats(vmk_space *as, vmk_stats *out);
 void vmk_stats_print(const vmk_stats *st, FILE *f);
 
 /*
- * Fault injection, for tests: make the swap device fail (EIO) on the
- * after-th write or read from now on (after = 1: the next one; 0 disarms).
- * A failed write leaves the pages resident and dirty (nothing is lost); a
- * failed read gives the faulting thread SIGBUS.  Errors: -EINVAL.
+ * Fault injection, for tests: make the swap device or mapped files fail.
+ * vmk_inject_fault arms kind so that the after-th I/O request of its kind
+ * from now on is hit (after = 1: the next one; 0 disarms).  The error kinds
+ * hit that one request; SHORT and DELAY kinds hit it and every later one.
+ * A request is one swap write of a batch of evicted pages, one swap read
+ * of a fault's window, one file read of a fault's window, one file write of
+ * a run of dirty pages.  What each kind does, and what a program then sees
+ * (docs/FAULTS.md):
+ *   SWAP_WRITE (EIO), SWAP_WRITE_NOSPC (ENOSPC): nothing is written; the
+ *       pages stay resident and dirty and are written at a later eviction
+ *       (counted in io_errors).  Nothing is lost; a fault that can get no
+ *       frame at all gets SIGBUS.
+ *   SWAP_READ (EIO): the faulting thread gets SIGBUS; the page stays in swap.
+ *   FILE_READ (EIO): the thread faulting on a file page gets SIGBUS.
+ *   FILE_WRITE (EIO), FILE_WRITE_NOSPC (ENOSPC): vmk_sync returns -EIO or
+ *       -ENOSPC and the pages stay dirty; eviction keeps them resident.
+ *       A later vmk_sync or eviction writes them.
+ *   *_SHORT: each system call moves at most arg bytes (default 1000,
+ *       rounded down to the O_DIRECT alignment); vmkit carries on with the
+ *       rest: data right, more system calls.
+ *   *_DELAY: each request first sleeps arg microseconds (default 100):
+ *       data right, only slower.
+ * VMK_INJECT in the environment arms plans in every system opened (syntax
+ * in docs/FAULTS.md); a malformed value makes vmk_system_open fail -EINVAL.
+ * Errors: -EINVAL (NULL system, unknown kind, after < 0).
  */
-#define VMK_INJECT_SWAP_WRITE 1
-#define VMK_INJECT_SWAP_READ  2
+#define VMK_INJECT_SWAP_WRITE        1   /* EIO on a swap write */
+#define VMK_INJECT_SWAP_READ         2   /* EIO on a swap read */
+#define VMK_INJECT_SWAP_WRITE_NOSPC  3   /* ENOSPC on a swap write */
+#define VMK_INJECT_SWAP_WRITE_SHORT  4   /* short swap writes */
+#define VMK_INJECT_SWAP_READ_SHORT   5   /* short swap reads */
+#define VMK_INJECT_SWAP_WRITE_DELAY  6   /* slow swap writes */
+#define VMK_INJECT_SWAP_READ_DELAY   7   /* slow swap reads */
+#define VMK_INJECT_FILE_WRITE        8   /* EIO writing a shared file mapping back */
+#define VMK_INJECT_FILE_READ         9   /* EIO reading a file page in */
+#define VMK_INJECT_FILE_WRITE_NOSPC 10   /* ENOSPC writing a file back */
+#define VMK_INJECT_FILE_WRITE_SHORT 11
+#define VMK_INJECT_FILE_READ_SHORT  12
+#define VMK_INJECT_FILE_WRITE_DELAY 13
+#define VMK_INJECT_FILE_READ_DELAY  14
+#define VMK_INJECT_KIND_MAX         14
 int  vmk_inject_fault(vmk_system *sys, int kind, int64_t after);
+
+/*
+ * The whole plan of one kind, like sigaction(2): if set, arm it (set->after
+ * > 0) or disarm it (0); if old, store the plan before the call there, and
+ * in old->hits the requests that kind has hit since the system opened.
+ * The first request hit is the after-th from now (requests too short to be
+ * shortened are not counted by SHORT kinds), then every every-th one, count
+ * in all.  Errors: -EINVAL (NULL system, unknown kind, after < 0,
+ * count < -1, every < 0, arg not 0 for an error kind, a delay over
+ * 1 000 000 us).
+ */
+typedef struct vmk_inject {
+    int64_t after;    /* first request hit: 1 = the next; 0 = disarmed */
+    int64_t count;    /* requests to hit in all; -1: no end; 0: the kind's
+                         default (1 for errors, -1 for SHORT and DELAY) */
+    int64_t every;    /* after the first, hit every every-th (0 or 1: each) */
+    uint32_t arg;     /* SHORT: bytes per system call; DELAY: microseconds;
+                         0: the default; error kinds: 0 */
+    uint64_t hits;    /* old only: requests hit since the system opened */
+} vmk_inject;
+int  vmk_inject_config(vmk_system *sys, int kind, const vmk_inject *set, vmk_inject *old);
 
 /*
  * Record the page-level fault trace into the file at path (created 0600,

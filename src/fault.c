@@ -184,7 +184,7 @@ void fault_publish(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint
  * clean: a page that is only ever read stays all zero, and eviction simply
  * drops it (back to "never touched"), as the kernel's zero page costs nothing.
  */
-static int fault_zero(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write)
+int fault_zero(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write)
 {
     struct vmk_object *o = vma->obj;
     uint64_t vals[FA_MAX];
@@ -379,6 +379,8 @@ static int fault_resolve(struct vmk_system *sys, struct vmk_vma *vma, uintptr_t 
 {
     size_t pg = vma_page(vma, addr);
     uint64_t v = pte_lock(&vma->obj->ptes[pg]);
+    if (!v && vma->obj->backing)       /* shared since a fork: cow.c */
+        return cow_fault(sys, vma, pg, write);
     if (v & PTE_RES)
         return fault_minor(sys, vma, pg, v, write);
     if (v & PTE_SWAP)

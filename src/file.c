@@ -49,22 +49,21 @@ static int file_size(int fd, uint64_t *size)
     return 0;
 }
 
+/* How file I/O of a system reaches its fault plans (tests). */
+static struct io_via file_via(struct vmk_system *sys, enum io_chan chan)
+{
+    return (struct io_via){ .faults = &sys->swap.inject, .chan = chan, .align = 1 };
+}
+
 /* Read n pages of the file from file page fpage into buf; past the end of
  * the file the buffer is zero.  0 or -EIO. */
-static int file_read_pages(int fd, uint64_t fpage, void *buf, uint32_t n)
+static int file_read_pages(struct vmk_system *sys, int fd, uint64_t fpage, void *buf, uint32_t n)
 {
-    size_t len = (size_t)n << PAGE_SHIFT_, done = 0;
-    while (done < len) {
-        ssize_t k = pread(fd, (char *)buf + done, len - done, (off_t)((fpage << PAGE_SHIFT_) + done));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -EIO;
-        if (k == 0)
-            break;
-        done += (size_t)k;
-    }
-    memset((char *)buf + done, 0, len - done);
+    size_t len = (size_t)n << PAGE_SHIFT_;
+    ssize_t done = io_pread_upto_via(file_via(sys, IO_FILE_READ), fd, buf, len, fpage << PAGE_SHIFT_);
+    if (done < 0)
+        return -EIO;
+    memset((char *)buf + done, 0, len - (size_t)done);
     return 0;
 }
 
@@ -94,7 +93,7 @@ int file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write
     int bi;
     char *buf = bounce_get(sys, &bi);
     size_t len = (size_t)n << PAGE_SHIFT_;
-    r = file_read_pages(o->file_fd, fpage, buf, n);
+    r = file_read_pages(sys, o->file_fd, fpage, buf, n);
     if (r == 0 && n > 1)                   /* streaming: start the next window now */
         readahead(o->file_fd, (off64_t)((fpage + n) << PAGE_SHIFT_), len);
     uintptr_t addr = vma_addr(vma, pg);
@@ -131,7 +130,7 @@ int file_writeback(struct vmk_system *sys, struct vmk_object *o, uint32_t pg, co
         return 0;                                  /* truncated away: nothing to keep */
     if (off + len > size)
         len = size - off;
-    r = io_pwrite_full(o->file_fd, buf, len, off);
+    r = io_pwrite_via(file_via(sys, IO_FILE_WRITE), o->file_fd, buf, len, off);
     if (r < 0)
         return r == -ENOSPC || r == -EDQUOT ? -ENOSPC : -EIO;
     ctr_add(&sys->ctr, C_FILE_WRITTEN, n);
@@ -373,4 +372,16 @@ VMK_API int vmk_sync(vmk_space *as, void *addr, size_t len)
     }
     rw_read_unlock(&sys->maplock);
     return err;
+}
+
+/* The bytes of page pg of private file object o as the file has them (zeros
+ * past the end in the last page), for a copy-on-write break.  -ENXIO past
+ * the end of the file (SIGBUS, as the kernel), -EIO. */
+int file_page_read(struct vmk_system *sys, struct vmk_object *o, size_t pg, void *buf)
+{
+    uint64_t size, fpage = o->file_pgoff + pg;
+    int r = file_size(o->file_fd, &size);
+    if (r == 0 && (fpage << PAGE_SHIFT_) >= size)
+        r = -ENXIO;
+    return r < 0 ? r : file_read_pages(sys, o->file_fd, fpage, buf, 1);
 }

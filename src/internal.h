@@ -61,6 +61,20 @@ struct vmk_object {
     struct vmk_object *next_file; /* sys->files list; maplock */
     _Atomic size_t touched_end;  /* 1 + highest page ever made resident */
     _Atomic int write_hint;      /* > 0: pages read back from swap get written soon */
+    /* Copy-on-write fork (fork.c, cow.c): objects form a tree.  A page
+     * missing here shows through from `backing`; a frozen object is the
+     * shared, read-only snapshot under its (at most two) children. */
+    struct vmk_object *backing;  /* NULL: nothing under this one */
+    struct vmk_object *bottom;   /* end of the backing chain (self if none): the
+                                    frame-store range every VMA of the tree maps
+                                    by default */
+    struct vmk_object *child[2]; /* frozen: the objects backed by this one */
+    _Atomic uint8_t *cover;      /* frozen: per page, bit k: child[k]'s subtree no
+                                    longer needs this object's page */
+    _Atomic size_t cover_end;    /* 1 + highest page with a cover bit */
+    int slot;                    /* my index in backing->child[] */
+    uint32_t depth;              /* length of the backing chain */
+    bool frozen;
 };
 
 struct vmk_vma {
@@ -75,6 +89,7 @@ struct vmk_space {
     struct vmk_system *sys;
     uint32_t id;                 /* 1, 2, ... in order of creation (traces) */
     int priority;                /* load control pauses the lowest first */
+    struct vmk_space *parent;    /* vmk_space_fork's parent, NULL once gone; maplock */
     struct vmk_counters ctr;     /* atomics */
 };
 
@@ -118,6 +133,7 @@ struct vmk_system {
 
     struct vmk_object *files;    /* shared file objects, one per file; maplock */
     struct vmk_space file_space; /* owner of shared file objects (counters only) */
+    struct vmk_space fork_space; /* owner of frozen (shared after fork) objects */
     uint32_t next_space_id;      /* maplock */
     _Atomic(struct trace *) trace; /* fault trace being recorded, or NULL */
 
@@ -157,6 +173,18 @@ VMK_HIDDEN void object_release_pages(struct vmk_object *o, size_t first, size_t 
 VMK_HIDDEN int  object_add_vma(struct vmk_object *o, struct vmk_vma *v);
 VMK_HIDDEN void object_del_vma(struct vmk_object *o, struct vmk_vma *v);
 VMK_HIDDEN void object_zap(struct vmk_object *o, size_t pg, size_t n);
+VMK_HIDDEN void object_free(struct vmk_object *o);
+VMK_HIDDEN void object_drop_page(struct vmk_object *o, size_t pg, uint64_t v);
+
+/* fork.c: the object tree (maplock held exclusive unless said) */
+VMK_HIDDEN void tree_unlink(struct vmk_object *o);
+/* Called with the chain's entries of pg locked from o down to the page's
+ * holder (cow.c): o now has its own page pg; record that in the objects
+ * below and free pages nobody can see any more.  Maplock shared. */
+VMK_HIDDEN void tree_cover(struct vmk_system *sys, struct vmk_object *o, size_t pg);
+
+/* cow.c: faults in a VMA whose object has a backing chain */
+VMK_HIDDEN int  cow_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write);
 
 /* file.c */
 VMK_HIDDEN int  file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write);
@@ -164,6 +192,7 @@ VMK_HIDDEN int  file_writeback(struct vmk_system *sys, struct vmk_object *o, uin
                                const void *buf, uint32_t n);
 VMK_HIDDEN int  file_sync_range(struct vmk_object *o, size_t first, size_t n);
 VMK_HIDDEN void file_object_unlink(struct vmk_object *o);
+VMK_HIDDEN int  file_page_read(struct vmk_system *sys, struct vmk_object *o, size_t pg, void *buf);
 
 /* thrash.c */
 VMK_HIDDEN bool thrash_check(struct vmk_system *sys, struct vmk_space *as);
@@ -184,6 +213,7 @@ VMK_HIDDEN void fault_publish(struct vmk_system *sys, struct vmk_object *o, size
 VMK_HIDDEN void fault_count(struct vmk_system *sys, struct vmk_space *as, enum vmk_counter k,
                             int64_t n);
 VMK_HIDDEN int  fault_install_handler(void);
+VMK_HIDDEN int  fault_zero(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write);
 
 /* reclaim.c */
 VMK_HIDDEN int  reclaim_init(struct vmk_system *sys);

@@ -60,29 +60,52 @@ static int to_prot(int vprot)
     return (vprot & VMK_PROT_READ ? PROT_READ : 0) | (vprot & VMK_PROT_WRITE ? PROT_WRITE : 0);
 }
 
-void *mmu_map(int uffd, int store_fd, uint64_t off, size_t len, int prot, int *err)
+int mmu_register(int uffd, uintptr_t addr, size_t len)
 {
-    void *p = mmap(NULL, len, to_prot(prot), MAP_SHARED | MAP_NORESERVE, store_fd, (off_t)off);
-    if (p == MAP_FAILED) {
-        *err = -errno;
+    struct uffdio_register reg = {
+        .range = { .start = addr, .len = len },
+        .mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR |
+                UFFDIO_REGISTER_MODE_WP,
+    };
+    return ioctl(uffd, UFFDIO_REGISTER, &reg) == 0 ? 0 : -errno;
+}
+
+/* mmap at addr (anywhere if 0) and the advice every vmkit mapping gets. */
+static void *map_window(uintptr_t addr, int store_fd, uint64_t off, size_t len, int prot)
+{
+    void *p = mmap((void *)addr, len, to_prot(prot),
+                   MAP_SHARED | MAP_NORESERVE | (addr ? MAP_FIXED : 0), store_fd, (off_t)off);
+    if (p == MAP_FAILED)
         return NULL;
-    }
     madvise(p, len, MADV_NOHUGEPAGE);
     /* A child of fork(2) would see these as plain shared memory: wrong data
      * for pages in swap, and writes that reach the parent.  Keep them out of
      * children (an access there is a clean SIGSEGV). */
     madvise(p, len, MADV_DONTFORK);
-    struct uffdio_register reg = {
-        .range = { .start = (uintptr_t)p, .len = len },
-        .mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR |
-                UFFDIO_REGISTER_MODE_WP,
-    };
-    if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+    return p;
+}
+
+void *mmu_map(int uffd, int store_fd, uint64_t off, size_t len, int prot, int *err)
+{
+    void *p = map_window(0, store_fd, off, len, prot);
+    if (!p) {
         *err = -errno;
+        return NULL;
+    }
+    int r = mmu_register(uffd, (uintptr_t)p, len);
+    if (r < 0) {
+        *err = r;
         munmap(p, len);
         return NULL;
     }
     return p;
+}
+
+int mmu_remap(int uffd, int store_fd, uintptr_t addr, uint64_t off, size_t len, int prot, bool reg)
+{
+    if (!map_window(addr, store_fd, off, len, prot))
+        return -errno;
+    return reg ? mmu_register(uffd, addr, len) : 0;
 }
 
 int mmu_unmap(void *addr, size_t len)

@@ -12,6 +12,12 @@
 int   mmu_uffd_open(int *fd);
 /* Map len bytes of the frame-store at offset off, register them with uffd. */
 void *mmu_map(int uffd, int store_fd, uint64_t off, size_t len, int prot, int *err);
+/* Map len bytes of the frame-store at offset off over [addr, addr+len) in
+ * place of whatever was there (MAP_FIXED), with the VMA's protection, and
+ * register them with uffd if reg.  0 or -errno. */
+int   mmu_remap(int uffd, int store_fd, uintptr_t addr, uint64_t off, size_t len, int prot,
+                bool reg);
+int   mmu_register(int uffd, uintptr_t addr, size_t len);
 int   mmu_unmap(void *addr, size_t len);
 int   mmu_protect(void *addr, size_t len, int prot);
 /* Map pages that are in the frame-store into the MMU.  wp: write-protected,

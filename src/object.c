@@ -37,19 +37,27 @@ struct vmk_object *object_create(struct vmk_system *sys, struct vmk_space *owner
     o->file_fd = -1;
     o->npages = npages;
     o->base = sys->store_next;
+    o->bottom = o;
     /* A guard page between objects keeps their offsets from ever touching. */
     sys->store_next += ((uint64_t)npages + 1) << PAGE_SHIFT_;
     return o;
 }
 
-static void object_free(struct vmk_object *o)
+/* Free an object with no VMA and no child: its pages, its place in the
+ * fork tree (which may free the objects under it), its memory. */
+void object_free(struct vmk_object *o)
 {
-    if (o->file_shared) {          /* the file's page cache goes with its last mapping */
+    if (o->file_shared)            /* the file's page cache goes with its last mapping */
         file_object_unlink(o);
-        object_release_pages(o, 0, atomic_load(&o->touched_end));
-    }
+    size_t end = atomic_load(&o->touched_end);
+    if (end)
+        object_release_pages(o, 0, end);
+    if (o->backing)
+        tree_unlink(o);
     if (o->file_fd >= 0)
         close(o->file_fd);
+    if (o->cover)
+        munmap((void *)o->cover, (o->npages + PAGE_SIZE_ - 1) & ~(size_t)(PAGE_SIZE_ - 1));
     munmap(o->ptes, pt_bytes(o->npages));
     free(o->vmas);
     free(o);
@@ -80,6 +88,23 @@ void object_del_vma(struct vmk_object *o, struct vmk_vma *v)
     }
     if (o->nvmas == 0)
         object_free(o);
+}
+
+/* Free what entry v of page pg holds (frame, swap slot) and punch the page
+ * out of the frame-store.  The caller holds the entry (BUSY, or the maplock
+ * exclusive) and sets it to 0. */
+void object_drop_page(struct vmk_object *o, size_t pg, uint64_t v)
+{
+    struct vmk_system *sys = o->sys;
+    if (v & PTE_RES) {
+        uint32_t f = pte_frame(v);
+        frames_free(&sys->frames, &f, 1);
+        ctr_add(&sys->ctr, C_RESIDENT, -1);
+        ctr_add(&o->owner->ctr, C_RESIDENT, -1);
+        store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), PAGE_SIZE_);
+    }
+    if (v & PTE_SWAP)
+        swap_put(&sys->swap, pte_slot(v), 1);
 }
 
 /*
@@ -113,7 +138,12 @@ void object_release_pages(struct vmk_object *o, size_t first, size_t n)
         madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
-/* Unmap pages [pg, pg+n) of the object from the MMU in every VMA that maps them. */
+/*
+ * Unmap pages [pg, pg+n) of the object from the MMU wherever they are
+ * mapped: in the object's own VMAs and, for a frozen object, in every VMA
+ * of the objects above it that shows these pages through (those that have
+ * no page of their own there).
+ */
 void object_zap(struct vmk_object *o, size_t pg, size_t n)
 {
     for (int i = 0; i < o->nvmas; i++) {
@@ -122,5 +152,21 @@ void object_zap(struct vmk_object *o, size_t pg, size_t n)
         size_t lo = pg > vfirst ? pg : vfirst, hi = pg + n < vend ? pg + n : vend;
         if (lo < hi)
             mmu_zap(vma_addr(v, lo), (hi - lo) << PAGE_SHIFT_);
+    }
+    for (int k = 0; k < 2; k++) {
+        struct vmk_object *c = o->child[k];
+        if (!c)
+            continue;
+        for (size_t i = pg; i < pg + n;) {        /* runs the child shows through */
+            if (pte_read(&c->ptes[i]) & ~(PTE_BUSY | PTE_WAIT)) {
+                i++;
+                continue;
+            }
+            size_t j = i + 1;
+            while (j < pg + n && !(pte_read(&c->ptes[j]) & ~(PTE_BUSY | PTE_WAIT)))
+                j++;
+            object_zap(c, i, j - i);
+            i = j;
+        }
     }
 }

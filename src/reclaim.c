@@ -134,7 +134,12 @@ static uint32_t run_len(const struct victim *v, uint32_t i, uint32_t n, uint32_t
 }
 
 static int is_mapped(const struct victim *v) { return (v->val & PTE_MAPPED) != 0; }
-static int needs_write(const struct victim *v) { return (v->val & PTE_DIRTY) != 0; }
+/* Dirty, or clean with no copy anywhere above the bottom of a fork tree
+ * (there "never touched" would show the page below: it must not drop to 0). */
+static int needs_write(const struct victim *v)
+{
+    return (v->val & PTE_DIRTY) || (!(v->val & PTE_SWAP) && v->obj->backing);
+}
 static int needs_swap(const struct victim *v) { return needs_write(v) && !v->obj->file_shared; }
 static int needs_file(const struct victim *v) { return needs_write(v) && v->obj->file_shared; }
 static int is_ok(const struct victim *v) { return v->ok; }

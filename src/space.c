@@ -188,7 +188,13 @@ VMK_API int vmk_page_info(vmk_space *as, const void *addr, struct vmk_page_info 
         rw_read_unlock(&sys->maplock);
         return -EFAULT;
     }
-    uint64_t e = pte_read(&v->obj->ptes[vma_page(v, (uintptr_t)addr)]);
+    size_t pg = vma_page(v, (uintptr_t)addr);
+    uint64_t e = pte_read(&v->obj->ptes[pg]) & ~(PTE_BUSY | PTE_WAIT);
+    out->shared = 0;
+    for (struct vmk_object *o = v->obj->backing; !e && o; o = o->backing) {
+        e = pte_read(&o->ptes[pg]) & ~(PTE_BUSY | PTE_WAIT);   /* shows through (fork) */
+        out->shared = e != 0;
+    }
     out->state = e & PTE_RES ? VMK_PAGE_RESIDENT : e & PTE_SWAP ? VMK_PAGE_SWAPPED : VMK_PAGE_NONE;
     out->swap_slot = e & PTE_SWAP ? (int64_t)pte_slot(e) : -1;
     out->swap_refs = e & PTE_SWAP ? swap_refcount(&sys->swap, pte_slot(e)) : 0;
@@ -212,6 +218,9 @@ VMK_API void vmk_space_destroy(vmk_space *as)
         else
             i++;
     }
+    for (size_t i = 0; i < sys->nspaces; i++)
+        if (sys->spaces[i]->parent == as)
+            sys->spaces[i]->parent = NULL;
     for (size_t i = 0; i < sys->nspaces; i++) {
         if (sys->spaces[i] == as) {
             sys->spaces[i] = sys->spaces[--sys->nspaces];

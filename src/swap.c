@@ -9,7 +9,9 @@
  * fallocate, so ENOSPC is met at growth time and never as a failed write.
  */
 #include "internal.h"
+#include "inject.h"
 #include "swapdev.h"
+#include <stdlib.h>
 #include <sys/mman.h>
 
 static int swap_grow_locked(struct swapdev *sw)
@@ -99,38 +101,29 @@ void swap_usage(struct swapdev *sw, uint64_t *used, uint64_t *total)
     mutex_unlock(&sw->lock);
 }
 
-/* Consume one tick of an armed fault injector; true when this I/O must fail. */
-static bool inject(_Atomic int64_t *ctr)
+static struct io_via via(struct swapdev *sw, enum io_chan chan, bool direct)
 {
-    int64_t v = atomic_load_explicit(ctr, memory_order_relaxed);
-    while (v > 0) {
-        if (atomic_compare_exchange_weak_explicit(ctr, &v, v - 1, memory_order_relaxed,
-                                                  memory_order_relaxed))
-            return v == 1;
-    }
-    return false;
+    return (struct io_via){ .faults = &sw->inject, .chan = chan, .align = direct ? sw->align : 1 };
 }
 
 int swap_write(struct swapdev *sw, uint64_t slot, const void *buf, uint32_t npages)
 {
-    if (inject(&sw->fail_write_after))
-        return -EIO;
-    return swapdev_pwrite(sw->fd, buf, (size_t)npages << PAGE_SHIFT_, slot << PAGE_SHIFT_);
+    return swapdev_pwrite(via(sw, IO_SWAP_WRITE, sw->direct), sw->fd, buf,
+                          (size_t)npages << PAGE_SHIFT_, slot << PAGE_SHIFT_);
 }
 
 int swap_read(struct swapdev *sw, uint64_t slot, void *buf, uint32_t npages)
 {
-    if (inject(&sw->fail_read_after))
-        return -EIO;
-    return swapdev_pread(sw->fd, buf, (size_t)npages << PAGE_SHIFT_, slot << PAGE_SHIFT_);
+    return swapdev_pread(via(sw, IO_SWAP_READ, sw->direct), sw->fd, buf,
+                         (size_t)npages << PAGE_SHIFT_, slot << PAGE_SHIFT_);
 }
 
 int swap_read_stream(struct swapdev *sw, uint64_t slot, void *buf, uint32_t npages)
 {
-    if (sw->fd_cached < 0 || inject(&sw->fail_read_after))
+    if (sw->fd_cached < 0)
         return swap_read(sw, slot, buf, npages);
     size_t len = (size_t)npages << PAGE_SHIFT_;
-    int r = swapdev_pread(sw->fd_cached, buf, len, slot << PAGE_SHIFT_);
+    int r = swapdev_pread(via(sw, IO_SWAP_READ, false), sw->fd_cached, buf, len, slot << PAGE_SHIFT_);
     swapdev_drop_cached(sw->fd_cached, slot << PAGE_SHIFT_, len);
     return r;
 }
@@ -149,9 +142,10 @@ static int swap_probe(struct swapdev *sw)
     if (buf == MAP_FAILED)
         return -ENOMEM;
     memset(buf, 0xa5, PAGE_SIZE_);
-    int r = swapdev_pwrite(sw->fd, buf, PAGE_SIZE_, 0);
+    struct io_via none = { .faults = NULL, .chan = IO_SWAP_WRITE, .align = 1 };
+    int r = swapdev_pwrite(none, sw->fd, buf, PAGE_SIZE_, 0);
     if (r == 0)
-        r = swapdev_pread(sw->fd, buf + PAGE_SIZE_, PAGE_SIZE_, 0);
+        r = swapdev_pread(none, sw->fd, buf + PAGE_SIZE_, PAGE_SIZE_, 0);
     if (r == 0 && memcmp(buf, buf + PAGE_SIZE_, PAGE_SIZE_) != 0)
         r = -EIO;
     munmap(buf, 2 * PAGE_SIZE_);
@@ -161,10 +155,13 @@ static int swap_probe(struct swapdev *sw)
 int swap_open(struct swapdev *sw, const char *path, size_t size, int verbose)
 {
     uint64_t devslots = 0;
-    int r = swapdev_open(path, &sw->fd, &sw->direct, &sw->is_tmp, &devslots, verbose);
+    int r = inject_parse(&sw->inject, getenv("VMK_INJECT"));     /* tests: fault plans */
+    if (r == 0)
+        r = swapdev_open(path, &sw->fd, &sw->direct, &sw->is_tmp, &devslots, verbose);
     if (r < 0)
         return r;
     sw->fd_cached = sw->direct ? swapdev_open_cached(sw->fd) : -1;
+    sw->align = swapdev_dio_align(sw->fd, sw->direct);
     sw->maxslots = PTE_MAX_SLOTS;
     if (devslots) {                     /* a block device: its size is the limit */
         sw->maxslots = devslots;

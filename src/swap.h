@@ -14,6 +14,7 @@
 #ifndef VMK_SWAP_H
 #define VMK_SWAP_H
 
+#include "io.h"
 #include "lock.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,8 +32,10 @@ struct swapdev {
     uint64_t cursor;       /* next-fit hand; lock */
     uint16_t *refs;        /* maxslots entries, lazily backed; lock */
     vmk_mutex lock;
-    /* fault injection for tests: fail the Nth write/read from now (0: never) */
-    _Atomic int64_t fail_write_after, fail_read_after;
+    uint32_t align;        /* O_DIRECT alignment of fd (1: buffered) */
+    /* The system's I/O fault plans for tests (swap and mapped files alike):
+     * vmk_inject_fault, vmk_inject_config, VMK_INJECT (inject.c, io.h). */
+    struct io_faults inject;
 };
 
 int  swap_open(struct swapdev *sw, const char *path, size_t size, int verbose);

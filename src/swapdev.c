@@ -118,14 +118,31 @@ int swapdev_extend(int fd, uint64_t from, uint64_t n)
     return errno == ENOSPC || errno == EFBIG ? -ENOSPC : -errno;
 }
 
-int swapdev_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+int swapdev_pwrite(struct io_via via, int fd, const void *buf, size_t len, uint64_t off)
 {
-    return io_pwrite_full(fd, buf, len, off);
+    return io_pwrite_via(via, fd, buf, len, off);
 }
 
-int swapdev_pread(int fd, void *buf, size_t len, uint64_t off)
+int swapdev_pread(struct io_via via, int fd, void *buf, size_t len, uint64_t off)
 {
-    return io_pread_full(fd, buf, len, off);
+    return io_pread_via(via, fd, buf, len, off);
+}
+
+uint32_t swapdev_dio_align(int fd, bool direct)
+{
+    if (!direct)
+        return 1;
+#ifdef STATX_DIOALIGN
+    struct statx sx;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN) &&
+        sx.stx_dio_offset_align)
+        return sx.stx_dio_offset_align > sx.stx_dio_mem_align ? sx.stx_dio_offset_align
+                                                               : sx.stx_dio_mem_align;
+#endif
+    int ssz = 0;
+    if (ioctl(fd, BLKSSZGET, &ssz) == 0 && ssz > 0)
+        return (uint32_t)ssz;
+    return PAGE_SIZE_;
 }
 
 int swapdev_open_cached(int fd)

@@ -142,6 +142,7 @@ VMK_API int vmk_system_open(vmk_system **out, const vmk_config *cfg)
         return -ENOMEM;
     sys->uffd = sys->store_fd = -1;
     sys->file_space.sys = sys;
+    sys->fork_space.sys = sys;
     if ((r = config_copy(sys, cfg)) < 0 || (r = system_setup(sys)) < 0 ||
         (r = registry_add(sys)) < 0) {
         system_free(sys);
@@ -167,20 +168,4 @@ VMK_API void vmk_system_close(vmk_system *sys)
     kswapd_stop(sys);
     registry_del(sys);
     system_free(sys);
-}
-
-VMK_API int vmk_inject_fault(vmk_system *sys, int kind, int64_t after)
-{
-    if (!sys || after < 0)
-        return -EINVAL;
-    switch (kind) {
-    case VMK_INJECT_SWAP_WRITE:
-        atomic_store(&sys->swap.fail_write_after, after);
-        return 0;
-    case VMK_INJECT_SWAP_READ:
-        atomic_store(&sys->swap.fail_read_after, after);
-        return 0;
-    default:
-        return -EINVAL;
-    }
 }

@@ -278,8 +278,9 @@ static void info_errors(void)
           "space_stats(NULL)");
     EXPECT(vmk_space_set_priority(NULL, 1) == -EINVAL, "set_priority(NULL)");
     EXPECT(vmk_inject_fault(NULL, VMK_INJECT_SWAP_WRITE, 1) == -EINVAL, "inject_fault(NULL)");
-    EXPECT(vmk_inject_fault(sys, 0, 1) == -EINVAL && vmk_inject_fault(sys, 3, 1) == -EINVAL &&
-              vmk_inject_fault(sys, 99, 1) == -EINVAL,
+    EXPECT(vmk_inject_fault(sys, 0, 1) == -EINVAL &&
+              vmk_inject_fault(sys, VMK_INJECT_KIND_MAX + 1, 1) == -EINVAL &&
+              vmk_inject_fault(sys, 99, 1) == -EINVAL && vmk_inject_fault(sys, -1, 1) == -EINVAL,
           "inject_fault with an unknown kind");
     EXPECT(vmk_inject_fault(sys, VMK_INJECT_SWAP_WRITE, -1) == -EINVAL, "inject_fault after -1");
     EXPECT(vmk_trace_start(NULL, "/tmp/x") == -EINVAL && vmk_trace_start(sys, NULL) == -EINVAL,
