@@ -146,6 +146,10 @@ static int cow_break(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
     bounce_put(sys, bi);
     if (r == 0) {
         r = mmu_remap(sys->uffd, sys->store_fd, addr, off, PAGE_SIZE_, vma->prot, true);
+        if (r == -ENOMEM)
+            report_once(&sys->said_maps, "vmkit: copy-on-write needs a kernel mapping per run of "
+                        "copied pages and the process has vm.max_map_count of them; raise it "
+                        "(sysctl vm.max_map_count=1048576); the faulting thread gets SIGBUS");
         if (r == 0 && (r = mmu_continue(sys->uffd, addr, PAGE_SIZE_, false)) < 0)
             mmu_remap(sys->uffd, sys->store_fd, addr, h->base + ((uint64_t)pg << PAGE_SHIFT_),
                       PAGE_SIZE_, vma->prot, true);   /* back as it was */

@@ -138,7 +138,7 @@ struct vmk_system {
     _Atomic(struct trace *) trace; /* fault trace being recorded, or NULL */
 
     struct vmk_counters ctr;     /* system totals */
-    _Atomic int said_swapfull, said_io, said_oom, said_thrash;
+    _Atomic int said_swapfull, said_io, said_oom, said_thrash, said_maps;
     struct thrash thrash;
 };
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 int vmk_cmd_demo(int argc, char **argv);
+int vmk_cmd_demo_fork(int argc, char **argv);
 
 struct demo {
     size_t size, limit, npages, ops;
@@ -192,7 +193,8 @@ static long proc_status_kb(const char *key)
 
 static int demo_usage(void)
 {
-    printf("usage: vmkit demo [--size 1G] [--limit 64M] [--threads 4] [--ops N] [--seed N]\n"
+    printf("usage: vmkit demo fork [--size 512M]   (copy-on-write fork; vmkit demo fork --help)\n"
+           "       vmkit demo [--size 1G] [--limit 64M] [--threads 4] [--ops N] [--seed N]\n"
            "                  [--swap PATH] [--policy clock|fifo]\n"
            "Maps --size of anonymous memory over a budget of --limit, then fills it, reads it\n"
            "in order, does --ops random read-modify-writes (default: pages/2) and verifies it.\n");
@@ -233,6 +235,8 @@ int vmk_cmd_demo(int argc, char **argv)
 {
     struct demo d = { .size = (size_t)1 << 30, .limit = (size_t)64 << 20, .threads = 4,
                       .seed = (uint64_t)time(NULL) };
+    if (argc > 1 && !strcmp(argv[1], "fork"))
+        return vmk_cmd_demo_fork(argc - 1, argv + 1);
     int r = parse_args(&d, argc, argv);
     if (r)
         return r == 1 ? 0 : r;
