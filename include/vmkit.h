@@ -330,7 +330,8 @@ typedef struct vmk_inject {
     int64_t every;    /* after the first, hit every every-th (0 or 1: each) */
     uint32_t arg;     /* SHORT: bytes per system call; DELAY: microseconds;
                          0: the default; error kinds: 0 */
-    uint64_t hits;    /* old only: requests hit since the system opened */
+    uint64_t hits;    /* old only: requests hit since the system opened
+                         (old->count is then the hits still to come) */
 } vmk_inject;
 int  vmk_inject_config(vmk_system *sys, int kind, const vmk_inject *set, vmk_inject *old);
 
