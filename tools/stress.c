@@ -4,7 +4,8 @@
  * Every thread owns a few spaces of one shared system and, in them, up to
  * SLOTS mappings; it draws operations at random - map, unmap (whole, head,
  * tail: splits), protect, write, read-and-check, page_info-and-check, bad
- * calls that must fail and change nothing, destroy a space and start again -
+ * calls that must fail and change nothing, destroy a space and start again,
+ * fork space 0 into space 1 (copy-on-write) or reset space 1 to space 0 -
  * and keeps a model of every page: the seed of its last write, or 0 for a
  * page never written (it must read as zeros).  The budget is tiny, so
  * eviction never stops, and the threads' faults, evictions and swap-ins
@@ -43,7 +44,7 @@ struct stress {
     uint64_t seed;
     size_t limit;
     int self_test;                 /* corrupt thread 0's model: the run must fail */
-    _Atomic uint64_t ops, mismatches, errors;
+    _Atomic uint64_t ops, mismatches, errors, forks, resets;
     _Atomic int stop;
 };
 
@@ -195,6 +196,66 @@ static void renew_spaces(struct stress *st, int id, vmk_space **sp, struct regio
     }
 }
 
+/* Space 1's regions become copies of space 0's, at the addresses
+ * vmk_space_translate gives (after a fork or a reset of space 1). */
+static void mirror_regions(struct stress *st, int id, vmk_space **sp, struct region *reg)
+{
+    for (int i = 0; i < SLOTS; i++)
+        if (reg[i].base && reg[i].space == 1)
+            reg[i].base = NULL;
+    for (int i = 0; i < SLOTS; i++) {
+        if (!reg[i].base || reg[i].space != 0)
+            continue;
+        int j = 0;
+        while (j < SLOTS && reg[j].base)
+            j++;
+        if (j == SLOTS)
+            return;                      /* no room: the copy lives on untracked */
+        uint64_t *b = vmk_space_translate(sp[1], sp[0], reg[i].base);
+        struct vmk_page_info pi;
+        if (!b || vmk_page_info(sp[1], b, &pi)) {
+            unexpected(st, id, "vmk_space_translate after fork", -EFAULT);
+            continue;
+        }
+        reg[j] = reg[i];
+        reg[j].base = b, reg[j].space = 1, reg[j].prot = pi.prot;
+    }
+}
+
+/*
+ * Fork space 0 into a new space 1 (after checking and dropping space 1), or
+ * reset space 1 back to space 0's contents.  From then on both are written
+ * and checked independently: copy-on-write must keep each side's history.
+ */
+static void op_fork(struct stress *st, int id, vmk_space **sp, struct region *reg, int *forked,
+                    int reset)
+{
+    for (int i = 0; i < SLOTS; i++)
+        if (reg[i].base && reg[i].space == 1)
+            for (size_t p = 0; p < reg[i].npages; p++)
+                check_page(st, id, sp[1], &reg[i], p);
+    int err;
+    if (reset && *forked) {
+        if ((err = vmk_space_reset(sp[1])))
+            unexpected(st, id, "vmk_space_reset", err);
+        atomic_fetch_add(&st->resets, 1);
+    } else {
+        for (int i = 0; i < SLOTS; i++)
+            if (reg[i].base && reg[i].space == 1)
+                reg[i].base = NULL;
+        vmk_space_destroy(sp[1]);
+        if ((err = vmk_space_fork(sp[0], &sp[1]))) {
+            unexpected(st, id, "vmk_space_fork", err);
+            vmk_space_create(st->sys, &sp[1]);
+            *forked = 0;
+            return;
+        }
+        *forked = 1;
+        atomic_fetch_add(&st->forks, 1);
+    }
+    mirror_regions(st, id, sp, reg);
+}
+
 static void *stress_thread(void *arg)
 {
     struct worker *wk = arg;
@@ -205,12 +266,18 @@ static void *stress_thread(void *arg)
         vmk_space_create(st->sys, &sp[i]);
     struct region reg[SLOTS];
     memset(reg, 0, sizeof reg);
+    int forked = 0;                      /* space 1 was made by vmk_space_fork */
     while (!atomic_load_explicit(&st->stop, memory_order_relaxed)) {
         for (int k = 0; k < 256; k++)
             one_op(st, wk->id, sp, reg, &s);
         atomic_fetch_add_explicit(&st->ops, 256, memory_order_relaxed);
-        if (rnd(&s) % 200 == 0)
+        uint64_t x = rnd(&s) % 200;
+        if (x == 0) {
             renew_spaces(st, wk->id, sp, reg);
+            forked = 0;
+        } else if (x < 3) {
+            op_fork(st, wk->id, sp, reg, &forked, x == 2);
+        }
     }
     renew_spaces(st, wk->id, sp, reg);
     for (int i = 0; i < SPACES; i++)
@@ -292,8 +359,10 @@ int vmk_cmd_stress(int argc, char **argv)
     double el = cli_now() - t0;
     vmk_system_close(st.sys);
     uint64_t mis = atomic_load(&st.mismatches), errs = atomic_load(&st.errors);
-    printf("stress: %llu operations in %.1f s on %d threads, seed %llu: %llu mismatches, %llu unexpected errors\n",
-           (unsigned long long)atomic_load(&st.ops), el, st.threads, (unsigned long long)st.seed,
+    printf("stress: %llu operations (%llu forks, %llu resets) in %.1f s on %d threads, seed %llu: "
+           "%llu mismatches, %llu unexpected errors\n",
+           (unsigned long long)atomic_load(&st.ops), (unsigned long long)atomic_load(&st.forks),
+           (unsigned long long)atomic_load(&st.resets), el, st.threads, (unsigned long long)st.seed,
            (unsigned long long)mis, (unsigned long long)errs);
     return mis || errs ? 1 : 0;
 }
