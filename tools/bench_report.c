@@ -89,11 +89,11 @@ static const char *goal_s(char *buf, const struct bench_row *r)
 void bench_table(FILE *f, const struct bench_row *rows, int n)
 {
     char a[32], b[32], c[32], d[32];
-    fprintf(f, "\n%-18s %12s %12s %-8s %8s  %-16s %s\n", "workload", "vmkit", "baseline", "unit",
+    fprintf(f, "\n%-18s %12s %12s %-8s %8s  %-17s %s\n", "workload", "vmkit", "baseline", "unit",
             "ratio", "goal", "baseline is");
     for (int i = 0; i < n; i++) {
         const struct bench_row *r = &rows[i];
-        fprintf(f, "%-18s %12s %12s %-8s %8s  %-16s %s%s\n", r->name, side(a, r->v, r->nv, r->unit),
+        fprintf(f, "%-18s %12s %12s %-8s %8s  %-17s %s%s\n", r->name, side(a, r->v, r->nv, r->unit),
                 side(b, r->k, r->nk, r->unit), r->unit, ratio_s(c, r), goal_s(d, r), r->baseline,
                 r->bad ? "  WRONG DATA" : "");
     }
