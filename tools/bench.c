@@ -137,6 +137,15 @@ static struct bench_row *row_def(const char *name, const char *title, const char
     return r;
 }
 
+/* Wrong pages fail the row and the run, warm-up passes included. */
+static void check(struct bench_row *r, const char *who, uint64_t bad)
+{
+    r->bad += bad;
+    failed |= bad != 0;
+    if (bad)
+        say("    %s (%s): %llu WRONG pages", r->name, who, (unsigned long long)bad);
+}
+
 /* who: "vmkit", or what the baseline side is ("kernel", "memcpy"). */
 static void record(struct bench_row *r, const char *who, double value, uint64_t bad)
 {
@@ -144,12 +153,8 @@ static void record(struct bench_row *r, const char *who, double value, uint64_t 
         r->v[r->nv++] = value;
     else
         r->k[r->nk++] = value;
-    r->bad += bad;
-    failed |= bad != 0;
-    say("    %-18s %-6s %12.2f %s%s", r->name, who, value, r->unit,
-        bad ? "   WRONG DATA" : "");
-    if (bad)
-        say("    %s (%s): %llu wrong pages", r->name, who, (unsigned long long)bad);
+    say("    %-18s %-6s %12.2f %s", r->name, who, value, r->unit);
+    check(r, who, bad);
 }
 
 /* ---- clean-up of what the run set up: swap file, cgroup, data file ---- */
@@ -188,12 +193,12 @@ static void *signal_thread(void *arg)
 {
     int sig = SIGTERM;
     sigwait(arg, &sig);
+    say("\nvmkit bench: signal %d: stopping the run and cleaning up", sig);
     pid_t c = atomic_load(&child_pid);
     if (c > 0) {
         kill(c, SIGKILL);
         waitpid(c, NULL, 0);
     }
-    say("\nvmkit bench: signal %d: cleaning up", sig);
     cleanup();
     _exit(128 + sig);
 }
@@ -386,6 +391,8 @@ static void bench_fill(void)
         munmap(b, SIZE);
         if (rep >= 0)
             record(row, "kernel", rate, bad);
+        else
+            check(row, "kernel", bad);
 
         step(np * 2, "fill, vmkit, %s", what);
         vmk_space *as;
@@ -398,6 +405,8 @@ static void bench_fill(void)
         vmk_system_close(s);
         if (rep >= 0)
             record(row, "vmkit", rate, bad);
+        else
+            check(row, "vmkit", bad);
     }
 }
 
@@ -475,12 +484,7 @@ static void bench_ooc(int kernel_ok)
                 record(seq, who, r.seq, 0);
             for (int i = 0; DO_RAND && i < NT; i++)
                 record(rnd[i], who, r.rnd[i], 0);
-            if (r.bad) {                           /* one count for the whole pass */
-                struct bench_row *first = seq ? seq : rnd[0];
-                first->bad += r.bad;
-                failed = 1;
-                say("    out of core (%s): %llu WRONG pages", who, (unsigned long long)r.bad);
-            }
+            check(seq ? seq : rnd[0], who, r.bad);  /* one count for the whole pass */
         }
     }
 }
@@ -733,7 +737,9 @@ static void bench_fork(void)
             if (in_child(0, kernel_fork, &S, &r, sizeof r) < 0) {
                 say("vmkit bench: the kernel's fork run failed");
                 failed = 1;
-            } else if (rep >= 0) {
+            } else if (rep < 0) {
+                check(fk, "kernel", r.bad);
+            } else {
                 record(fk, "kernel", r.fork_ms, r.bad);
                 record(mc, "memcpy", r.memcpy_ms, 0);
                 record(cc, "kernel", r.cow_child, 0);
@@ -741,7 +747,9 @@ static void bench_fork(void)
             }
             step(np * 2, "fork %s, vmkit, %s", sz, what);
             r = vmkit_fork(S);
-            if (rep >= 0 || r.bad) {
+            if (rep < 0) {
+                check(fk, "vmkit", r.bad);
+            } else {
                 record(fk, "vmkit", r.fork_ms, r.bad);
                 record(mc, "vmkit", r.fork_ms, 0);
                 record(cc, "vmkit", r.cow_child, 0);
