@@ -87,7 +87,7 @@ static void threads_in_spaces(char *pb, char *cb, char *gb)
 
 /* Proportional set size of the process (kB): a page mapped at two
  * addresses counts once, where VmRSS counts each mapping. */
-static long pss_kb(void)
+static __attribute__((unused)) long pss_kb(void)
 {
     FILE *f = fopen("/proc/self/smaps_rollup", "r");
     char line[256];

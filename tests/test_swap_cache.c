@@ -67,7 +67,9 @@ int main(void)
 
     /* A first write to a resident clean page: wp fault, dirty. */
     size_t tried = 0;
-    for (size_t p = n - 32; p < n && tried < 8; p++) {
+    for (size_t k = 0; k < n && tried < 8; k++) {
+        size_t p = n - 1 - k;                          /* the newest pages first */
+        (void)*(volatile uint64_t *)(m + p * TPAGE);  /* resident and mapped now, if it can be */
         struct vmk_page_info pi = get_info(as, m + p * TPAGE);
         if (pi.state != VMK_PAGE_RESIDENT || pi.dirty || !pi.mapped)
             continue;
