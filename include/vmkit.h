@@ -66,7 +66,12 @@ typedef struct vmk_config {
                                directory (an unlinked 0600 file is made in it).
                                NULL: an unlinked 0600 file in $TMPDIR or /tmp. */
     size_t swap_size;       /* VMK_SWAP_SIZE: bytes; 0 grows on demand. */
-    const char *policy;     /* VMK_POLICY: "clock" (default) or "fifo". */
+    const char *policy;     /* VMK_POLICY: the replacement policy: "clock"
+                               (default, second chance), "fifo", "lru" (LRU
+                               approximated by aging of sampled reference
+                               bits), "wsclock" or "wsclock:TAU" (WSClock,
+                               window TAU faults; default: the frame count),
+                               "s3fifo" (S3-FIFO).  docs/CONCEPTS.md. */
     unsigned fault_around;  /* VMK_FAULT_AROUND: most pages made resident by one
                                fault on sequential access (zero-fill and swap
                                read-ahead), 1..64.  Default 64.  The window

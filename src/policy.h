@@ -13,6 +13,9 @@
  *
  * Adding a policy: a file policy_NAME.c with a `const struct policy_ops
  * policy_NAME_ops`, and a line in policy_table[] (policy.c).
+ *
+ * The policies: clock (default), fifo, lru (aging), wsclock[:TAU], s3fifo.
+ * docs/CONCEPTS.md maps each to its file and its counters.
  */
 #ifndef VMK_POLICY_H
 #define VMK_POLICY_H
@@ -45,6 +48,8 @@ struct policy_ops {
     void (*filled)(struct policy *p, uint32_t f);
     /* Up to want victims into out, each taken with reclaim_take(). */
     uint32_t (*select)(struct policy *p, struct vmk_system *sys, uint32_t want, struct victim *out);
+    /* The name of its one numeric parameter ("NAME:N"), or NULL if none. */
+    const char *param;
 };
 
 struct policy {
@@ -52,8 +57,14 @@ struct policy {
     void *state;
 };
 
+/* The policy named name ("NAME" or "NAME:N"), NULL if unknown or if the
+ * parameter is not a positive decimal number or is not taken. */
 const struct policy_ops *policy_find(const char *name);
 const char *policy_names(void);
+/* The ":N" of a policy name into *val: 1, or 0 if there is none. */
+int  policy_param(const char *name, uint64_t *val);
+/* The system a policy belongs to (struct policy is embedded in it). */
+struct vmk_system *policy_system(struct policy *p);
 
 /* Helpers the policies use (reclaim.c).  reclaim_take: lock the page that
  * frame f holds, if any and not busy; false otherwise. */
