@@ -9,10 +9,12 @@
  *   - a refused vmk_system_open leaks no file descriptor and no thread;
  *   - a refused protect/unmap over a partly mapped range leaves the mapped
  *     part mapped and with its protection.
+ * docs/BAD_INPUTS.md is the table: every public call x bad argument -> error.
  */
 #include <vmkit.h>
 #include "check.h"
 #include <dirent.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -76,6 +78,25 @@ static void intact_data(const char *after)
     CHECK(bad == 0, "after %s: %zu words wrong", after, bad);
 }
 
+/* Malformed VMK_* values: vmk_config_default makes them 0, which open refuses. */
+static void env_errors(vmk_config *c, vmk_system **s)
+{
+    const char *env[][2] = { { "VMK_MEMORY_LIMIT", "lots" }, { "VMK_MEMORY_LIMIT", "12Q" },
+                             { "VMK_FAULT_AROUND", "many" }, { "VMK_RECLAIM_BATCH", "-" },
+                             { "VMK_POLICY", "bogus" }, { "VMK_INJECT", "swap-write-eio,after=x" } };
+    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
+        CHECK(setenv(env[i][0], env[i][1], 1) == 0, "setenv");
+        *c = vmk_config_default();
+        int r = vmk_system_open(s, c);
+        EXPECT(r == -EINVAL, "vmk_system_open with %s=%s: %d (%s), want -EINVAL", env[i][0],
+               env[i][1], r, vmk_strerror(r));
+        if (r == 0)
+            vmk_system_close(*s);
+        unsetenv(env[i][0]);
+    }
+    EXPECT(vmk_config_default().memory_limit == (size_t)256 << 20, "environment left behind");
+}
+
 static void open_errors(void)
 {
     int fds = count_dir("/proc/self/fd"), tasks = count_dir("/proc/self/task");
@@ -123,6 +144,11 @@ static void open_errors(void)
     OPEN_FAILS(c.swap_path = "/proc/version", r < 0, "swap_path /proc/version");
     OPEN_FAILS(c.swap_path = "/proc", r < 0, "swap_path /proc (a directory where no file can be made)");
     OPEN_FAILS(c.swap_path = "/proc/self/status", r < 0, "swap_path /proc/self/status");
+    OPEN_FAILS(c.swap_path = "/dev/null", r == -EINVAL, "swap_path /dev/null (not a file or block device)");
+    OPEN_FAILS(c.swap_size = 100, r == -EINVAL, "swap_size 100 (less than a page)");
+    OPEN_FAILS(c.swap_size = (size_t)1 << 44, r == -EINVAL, "swap_size 16 TiB (over 2^31 slots)");
+    OPEN_FAILS(c.memory_limit = (size_t)128 << 30, r == -EINVAL, "memory_limit 128 GiB (over 2^24 frames)");
+    env_errors(&c, &s);
 #undef OPEN_FAILS
     EXPECT(s == (vmk_system *)0x1 || s == NULL, "a failed open wrote a system pointer %p", (void *)s);
     EXPECT(count_dir("/proc/self/fd") == fds, "failed opens leaked file descriptors: %d -> %d", fds,
@@ -156,6 +182,9 @@ static void open_errors(void)
     vmk_space *x = (vmk_space *)0x1;
     EXPECT(vmk_space_create(NULL, &x) == -EINVAL, "space_create(NULL system)");
     EXPECT(vmk_space_create(sys, NULL) == -EINVAL, "space_create(NULL out)");
+    EXPECT(x == (vmk_space *)0x1, "a refused space_create wrote its out pointer");
+    vmk_system_close(NULL);                        /* no-ops */
+    vmk_space_destroy(NULL);
 }
 
 static void map_errors(void)
@@ -165,6 +194,7 @@ static void map_errors(void)
         { "len 0", as, 0, VMK_PROT_READ },
         { "len SIZE_MAX", as, SIZE_MAX, VMK_PROT_READ },
         { "len rounding up past SIZE_MAX", as, SIZE_MAX - 100, VMK_PROT_READ },
+        { "len 1 PiB (over the 64 TiB frame-store)", as, (size_t)1 << 50, VMK_PROT_READ },
         { "prot 0x4 (exec)", as, TPAGE, 0x4 },
         { "prot 0x8", as, TPAGE, 0x8 | VMK_PROT_READ },
         { "prot -1", as, TPAGE, -1 },
@@ -175,6 +205,7 @@ static void map_errors(void)
         EXPECT(p == NULL && errno == EINVAL, "vmk_map_anon(%s): %p errno %d, want NULL EINVAL",
               bad[i].what, p, errno);
     }
+
 
     /* vmk_map_file. */
     char path[] = "/tmp/vmk_bad_input_XXXXXX";
@@ -202,6 +233,11 @@ static void map_errors(void)
           VMK_MAP_SHARED, EACCES },
         { "a directory", as, dirfd, 0, TPAGE, VMK_PROT_READ, VMK_MAP_PRIVATE, ENODEV },
         { "a pipe", as, pfd[0], 0, TPAGE, VMK_PROT_READ, VMK_MAP_PRIVATE, ENODEV },
+        { "negative offset", as, fd, -(off_t)TPAGE, TPAGE, VMK_PROT_READ, VMK_MAP_PRIVATE, EINVAL },
+        { "len over 1 TiB", as, fd, 0, ((size_t)1 << 40) + TPAGE, VMK_PROT_READ, VMK_MAP_PRIVATE, EINVAL },
+        { "shared, ending past 1 TiB of file", as, fd, ((off_t)1 << 40) - (off_t)TPAGE, 2 * TPAGE,
+          VMK_PROT_READ, VMK_MAP_SHARED, EINVAL },
+        { "bad prot 0x4 (private)", as, fd, 0, TPAGE, VMK_PROT_READ | 0x4, VMK_MAP_PRIVATE, EINVAL },
     };
     for (size_t i = 0; i < sizeof fb / sizeof fb[0]; i++) {
         errno = 0;
@@ -259,6 +295,37 @@ static void range_errors(void)
     intact("bad prot");
 }
 
+/* vmk_inject_config: every refused plan leaves the armed one as it was. */
+static void inject_config_errors(void)
+{
+    vmk_inject good = { .after = 5, .count = 3, .every = 2 }, old, now;
+    CHECK(vmk_inject_config(sys, VMK_INJECT_SWAP_READ, &good, NULL) == 0, "arm a plan");
+    struct { const char *what; vmk_system *s; int kind; vmk_inject p; } bad[] = {
+        { "NULL system", NULL, VMK_INJECT_SWAP_READ, { .after = 1 } },
+        { "kind 0", sys, 0, { .after = 1 } },
+        { "kind past VMK_INJECT_KIND_MAX", sys, VMK_INJECT_KIND_MAX + 1, { .after = 1 } },
+        { "kind -1", sys, -1, { .after = 1 } },
+        { "after -1", sys, VMK_INJECT_SWAP_READ, { .after = -1 } },
+        { "count -2", sys, VMK_INJECT_SWAP_READ, { .after = 1, .count = -2 } },
+        { "every -1", sys, VMK_INJECT_SWAP_READ, { .after = 1, .every = -1 } },
+        { "arg on an error kind", sys, VMK_INJECT_SWAP_READ, { .after = 1, .arg = 5 } },
+        { "delay over 1 s", sys, VMK_INJECT_SWAP_READ_DELAY, { .after = 1, .arg = 1000001 } },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int r = vmk_inject_config(bad[i].s, bad[i].kind, &bad[i].p, &old);
+        EXPECT(r == -EINVAL, "vmk_inject_config(%s): %d, want -EINVAL", bad[i].what, r);
+    }
+    EXPECT(vmk_inject_config(NULL, VMK_INJECT_SWAP_READ, NULL, &old) == -EINVAL &&
+               vmk_inject_config(sys, 99, NULL, &old) == -EINVAL,
+           "vmk_inject_config(get) with a NULL system or an unknown kind");
+    EXPECT(vmk_inject_config(sys, VMK_INJECT_SWAP_READ, NULL, NULL) == 0, "set and old both NULL");
+    vmk_inject off = { .after = 0 };
+    CHECK(vmk_inject_config(sys, VMK_INJECT_SWAP_READ, &off, &now) == 0, "disarm");
+    EXPECT(now.after == 5 && now.count == 3 && now.every == 2 && now.hits == 0,
+           "refused calls changed the armed plan: after %lld count %lld every %lld hits %llu",
+           (long long)now.after, (long long)now.count, (long long)now.every, ULL(now.hits));
+}
+
 static void info_errors(void)
 {
     struct vmk_page_info pi;
@@ -287,6 +354,9 @@ static void info_errors(void)
           "trace_start(NULL)");
     EXPECT(vmk_trace_start(sys, "/nonexistent/dir/trace") == -ENOENT, "trace_start in a missing directory");
     EXPECT(vmk_trace_stop(NULL) == -EINVAL, "trace_stop(NULL)");
+    EXPECT(vmk_trace_start(sys, "") == -EINVAL, "trace_start(\"\")");
+    EXPECT(vmk_trace_start(sys, "/tmp") == -EISDIR, "trace_start(a directory): want -EISDIR");
+    EXPECT(vmk_trace_stop(sys) == -EINVAL, "trace_stop while not tracing");
     char tpath[] = "/tmp/vmk_bad_trace_XXXXXX";
     int tfd = mkstemp(tpath);
     CHECK(tfd >= 0, "mkstemp");
@@ -297,6 +367,57 @@ static void info_errors(void)
     unlink(tpath);
     EXPECT(vmk_strerror(-EINVAL) && *vmk_strerror(-EINVAL) && vmk_strerror(ENOENT) && *vmk_strerror(ENOENT),
           "vmk_strerror");
+    EXPECT(vmk_strerror(-99999) && *vmk_strerror(-99999) && vmk_strerror(INT_MIN + 1) &&
+               *vmk_strerror(INT_MIN + 1),
+           "vmk_strerror of an unknown number");
+    vmk_stats_print(NULL, stdout);                 /* no-ops */
+    vmk_stats_print(&st, NULL);
+    inject_config_errors();
+}
+
+/* Fork, translate and reset, on a system of their own: a fork changes the
+ * sharing of the parent's pages, which intact() would see. */
+static void fork_errors(void)
+{
+    vmk_system *fs = open_system(LIMIT, NULL);
+    vmk_space *a = new_space(fs), *b = new_space(fs), *x = (vmk_space *)0x1;
+    unsigned char *p = vmk_map_anon(a, 4 * TPAGE, VMK_PROT_READ | VMK_PROT_WRITE);
+    CHECK(p, "map");
+    fill_page(p, 4, 0);
+    EXPECT(vmk_space_fork(NULL, &x) == -EINVAL && x == (vmk_space *)0x1, "fork(NULL parent)");
+    EXPECT(vmk_space_fork(a, NULL) == -EINVAL, "fork(NULL child)");
+    EXPECT(vmk_space_reset(NULL) == -EINVAL, "reset(NULL)");
+    int r = vmk_space_reset(b);
+    EXPECT(r == -ESRCH || r == -EINVAL, "reset of a space not made by fork: %d (%s)", r, vmk_strerror(r));
+    char local;
+    struct { const char *what; vmk_space *to, *from; const void *addr; int err; } tr[] = {
+        { "NULL to", NULL, a, p, EINVAL },
+        { "NULL from", a, NULL, p, EINVAL },
+        { "spaces of two systems", as, a, p, EINVAL },
+        { "a space with no fork relation", b, a, p, EFAULT },
+        { "NULL address", a, a, NULL, EFAULT },
+        { "a stack address", a, a, &local, EFAULT },
+        { "an address of another space", a, b, p, EFAULT },
+    };
+    for (size_t i = 0; i < sizeof tr / sizeof tr[0]; i++) {
+        errno = 0;
+        void *q = vmk_space_translate(tr[i].to, tr[i].from, tr[i].addr);
+        EXPECT(q == NULL && errno == tr[i].err, "vmk_space_translate(%s): %p errno %d, want NULL %s",
+               tr[i].what, q, errno, strerror(tr[i].err));
+    }
+    EXPECT(vmk_space_translate(a, a, p + 100) == p + 100, "translate to itself");
+    vmk_space *chain[VMK_FORK_DEPTH_MAX + 2] = { a };
+    int depth = 0;
+    for (r = 0; r == 0 && depth <= VMK_FORK_DEPTH_MAX; depth += r == 0)
+        r = vmk_space_fork(chain[depth], &chain[depth + 1]);
+    EXPECT(r == -EMLINK && depth == VMK_FORK_DEPTH_MAX,
+           "fork chain: %d forks, then %d (%s); want %d, then -EMLINK", depth, r, vmk_strerror(r),
+           VMK_FORK_DEPTH_MAX);
+    unsigned char *deep = vmk_space_translate(chain[depth], a, p);
+    EXPECT(deep && verify_page(deep, 4, 0, "the deepest fork") == 0 &&
+               verify_page(p, 4, 0, "the parent after -EMLINK") == 0,
+           "data wrong after a refused fork");
+    vmk_system_close(fs);
 }
 
 int main(void)
@@ -342,6 +463,8 @@ int main(void)
     range_errors();
     info_errors();
     intact("bad page_info / stats / inject / trace calls");
+    fork_errors();
+    intact("bad fork / translate / reset calls (on another system)");
     intact_data("all the bad calls");
     EXPECT_DONE();
     /* The good calls still work on the same objects. */
