@@ -10,7 +10,8 @@
  *
  *   read, holder resident   map the holder's frame write-protected (the
  *                           VMA maps the holder's offset here: fork.c's
- *                           invariant), so a later write faults;
+ *                           invariant), so a later write faults; for a
+ *                           sequential reader, the following pages too;
  *   read, holder swapped    read the slot into a frame of the holder (where
  *                           every other space that shows it finds it) and
  *                           map it write-protected;
@@ -51,13 +52,63 @@ static struct vmk_object *lock_holder(struct vmk_object *top, size_t pg, uint64_
     }
 }
 
-static int shared_map(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
-                      struct vmk_object *h, uint64_t hv)
+/* Does page j of top show through from h (no object between has it)? */
+static bool shows_from(struct vmk_object *top, struct vmk_object *h, size_t j)
 {
-    int r = mmu_continue(sys->uffd, vma_addr(vma, pg), PAGE_SIZE_, true);
-    if (r == 0)
-        hv |= PTE_MAPPED | PTE_REF;
-    pte_unlock(&h->ptes[pg], hv);
+    for (struct vmk_object *o = top->backing; o != h; o = o->backing)
+        if (pte_read(&o->ptes[j]) & ~(PTE_BUSY | PTE_WAIT))
+            return false;
+    return true;
+}
+
+/*
+ * Fault-around for shared pages: as many pages as this space has just
+ * mapped from h right below pg (a sequential reader: 1, 2, 4... up to
+ * fault_around), the pages after pg that show from h and are resident there
+ * are mapped in the same UFFDIO_CONTINUE.  Neighbours are taken with
+ * trylock only (top's entry, which must be empty, then h's).  Returns the
+ * run's length; tv/hv get the entries.
+ */
+static uint32_t shared_run(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
+                           struct vmk_object *h, uint64_t *hv)
+{
+    struct vmk_object *top = vma->obj;
+    uint32_t want = 1, max = sys->cfg.fault_around;
+    while (want < max && pg >= vma->pgoff + want && !pte_read(&top->ptes[pg - want]) &&
+           (pte_read(&h->ptes[pg - want]) & (PTE_RES | PTE_MAPPED)) == (PTE_RES | PTE_MAPPED))
+        want++;
+    size_t end = vma_page(vma, vma->end);
+    uint32_t n = 1;
+    while (n < want && pg + n < end) {
+        uint64_t tv, v;
+        if (!pte_trylock(&top->ptes[pg + n], &tv))
+            break;
+        if (tv || !shows_from(top, h, pg + n) || !pte_trylock(&h->ptes[pg + n], &v)) {
+            pte_unlock(&top->ptes[pg + n], tv);
+            break;
+        }
+        if (!(v & PTE_RES)) {
+            pte_unlock(&h->ptes[pg + n], v);
+            pte_unlock(&top->ptes[pg + n], tv);
+            break;
+        }
+        hv[n++] = v;
+    }
+    return n;
+}
+
+static int shared_map(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
+                      struct vmk_object *h, uint64_t v)
+{
+    uint64_t hv[FA_MAX];
+    hv[0] = v;
+    uint32_t n = shared_run(sys, vma, pg, h, hv);
+    int r = mmu_continue(sys->uffd, vma_addr(vma, pg), (size_t)n << PAGE_SHIFT_, true);
+    for (uint32_t i = 0; i < n; i++) {
+        pte_unlock(&h->ptes[pg + i], r == 0 ? hv[i] | PTE_MAPPED | PTE_REF : hv[i]);
+        if (i)
+            pte_unlock(&vma->obj->ptes[pg + i], 0);
+    }
     fault_count(sys, vma->obj->owner, C_FAULTS_MINOR, 1);
     return r < 0 ? r : TR_MINOR;
 }

@@ -323,6 +323,7 @@ VMK_API int vmk_space_fork(vmk_space *parent, vmk_space **childp)
     rw_write_lock(&sys->maplock);
     child->priority = parent->priority;
     child->parent = parent;
+    child->forked = true;
     r = fork_vmas(sys, parent, child, NULL);
     rw_write_unlock(&sys->maplock);
     if (r < 0) {
@@ -432,7 +433,7 @@ VMK_API int vmk_space_reset(vmk_space *child)
     struct vmk_system *sys = child->sys;
     rw_write_lock(&sys->maplock);
     struct vmk_space *parent = child->parent;
-    int r = parent ? 0 : -ESRCH;
+    int r = !child->forked ? -EINVAL : parent ? 0 : -ESRCH;
     bool fast = true, any = false;
     /* Fast when every child VMA's object is the sibling of an untouched
      * top of the parent with the same range. */
@@ -448,9 +449,7 @@ VMK_API int vmk_space_reset(vmk_space *child)
         if (!b || !pv || pv->obj->backing != b || object_has_pages(pv->obj))
             fast = false;
     }
-    if (r == 0 && !any)
-        r = -EINVAL;
-    if (r == 0 && fast) {
+    if (r == 0 && fast && any) {
         for (size_t i = 0; r == 0 && i < sys->nvmas; i++)
             if (sys->vmas[i]->space == child && !sys->vmas[i]->obj->file_shared)
                 r = reset_fast(sys, sys->vmas[i]);

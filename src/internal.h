@@ -90,6 +90,7 @@ struct vmk_space {
     uint32_t id;                 /* 1, 2, ... in order of creation (traces) */
     int priority;                /* load control pauses the lowest first */
     struct vmk_space *parent;    /* vmk_space_fork's parent, NULL once gone; maplock */
+    bool forked;                 /* made by vmk_space_fork */
     struct vmk_counters ctr;     /* atomics */
 };
 
