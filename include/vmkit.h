@@ -259,6 +259,17 @@ typedef struct vmk_stats {
     uint64_t shared_resident;   /* resident pages shared by fork (frozen
                                    snapshots; system only): counted once, not
                                    in any space's `resident` */
+    uint64_t working_set;       /* Denning's W(t, tau): pages referenced within
+                                   the last working_set_tau_ms of wall time,
+                                   resident or evicted since (so it can exceed
+                                   the frames: a scan at r pages/s has r * tau).
+                                   Estimated from the reference bits the policy
+                                   and a background sampler clear (a page in use
+                                   is looked at every tau/4 to 3tau/8); a page
+                                   evicted and faulted back within tau counts
+                                   twice.  docs/CONCEPTS.md */
+    uint64_t working_set_tau_ms; /* tau: VMK_WS_TAU_MS, default 1000; 0 turns
+                                   the estimate and its sampler off */
 } vmk_stats;
 
 /* System-wide counters.  Errors: -EINVAL. */

@@ -12,7 +12,11 @@
  * space).
  *
  * Adding a policy: a file policy_NAME.c with a `const struct policy_ops
- * policy_NAME_ops`, and a line in policy_table[] (policy.c).
+ * policy_NAME_ops`, and a line in policy_table[] (policy.c).  Its init,
+ * fini and filled call ws_init, ws_fini and ws_filled (workingset.h), and
+ * it reads a taken page's REF bit only through ws_referenced (then samples
+ * the page if it returns true) or ws_peek: that feeds the working-set
+ * estimate, and returns the references the sampler cleared meanwhile.
  *
  * The policies: clock (default), fifo, lru (aging), wsclock[:TAU], s3fifo.
  * docs/CONCEPTS.md maps each to its file and its counters.
@@ -22,6 +26,7 @@
 
 #include "lock.h"
 #include "pte.h"
+#include "workingset.h"
 #include <stdint.h>
 
 struct vmk_system;
@@ -52,9 +57,12 @@ struct policy_ops {
     const char *param;
 };
 
+struct workingset;
+
 struct policy {
     const struct policy_ops *ops;
     void *state;
+    struct workingset *ws;   /* the working-set estimate the policy feeds */
 };
 
 /* The policy named name ("NAME" or "NAME:N"), NULL if unknown or if the

@@ -31,17 +31,21 @@ static int clock_init(struct policy *p, uint32_t nframes)
         return -ENOMEM;
     s->n = nframes;
     p->state = s;
-    return 0;
+    int r = ws_init(p, nframes);
+    if (r < 0)
+        free(s);
+    return r;
 }
 
 static void clock_fini(struct policy *p)
 {
+    ws_fini(p);
     free(p->state);
 }
 
 static void clock_filled(struct policy *p, uint32_t f)
 {
-    (void)p, (void)f;       /* REF is set by the fault path */
+    ws_filled(p, f);        /* REF is set by the fault path */
 }
 
 static uint32_t clock_select(struct policy *p, struct vmk_system *sys, uint32_t want,
@@ -55,7 +59,7 @@ static uint32_t clock_select(struct policy *p, struct vmk_system *sys, uint32_t 
         struct victim v;
         if (!reclaim_take(sys, f, &v))
             continue;
-        if (v.val & PTE_REF) {
+        if (ws_referenced(sys, &v)) {
             reclaim_sample(sys, &v);
             continue;
         }

@@ -36,12 +36,16 @@ static int fifo_init(struct policy *p, uint32_t nframes)
         return -ENOMEM;
     }
     p->state = s;
-    return 0;
+    int r = ws_init(p, nframes);
+    if (r < 0)
+        free(s->ring), free(s->seq), free(s);
+    return r;
 }
 
 static void fifo_fini(struct policy *p)
 {
     struct fifo_state *s = p->state;
+    ws_fini(p);
     free(s->ring), free(s->seq), free(s);
 }
 
@@ -70,6 +74,7 @@ static void fifo_push(struct fifo_state *s, uint32_t f, uint32_t seq)
 static void fifo_filled(struct policy *p, uint32_t f)
 {
     struct fifo_state *s = p->state;
+    ws_filled(p, f);
     mutex_lock(&s->lock);
     fifo_push(s, f, ++s->seq[f]);
     mutex_unlock(&s->lock);

@@ -84,12 +84,16 @@ static int lru_init(struct policy *p, uint32_t nframes)
     s->period = nframes / 4 ? nframes / 4 : 1;
     s->since_round = s->period;          /* the first selection starts with a round */
     p->state = s;
-    return 0;
+    int r = ws_init(p, nframes);
+    if (r < 0)
+        free((void *)s->age), free(s->cand), free(s->sorted), free(s);
+    return r;
 }
 
 static void lru_fini(struct policy *p)
 {
     struct lru_state *s = p->state;
+    ws_fini(p);
     free((void *)s->age), free(s->cand), free(s->sorted), free(s);
 }
 
@@ -97,6 +101,7 @@ static void lru_fini(struct policy *p)
 static void lru_filled(struct policy *p, uint32_t f)
 {
     struct lru_state *s = p->state;
+    ws_filled(p, f);
     atomic_store_explicit(&s->age[f], 0, memory_order_relaxed);
 }
 
@@ -112,7 +117,7 @@ static void lru_round(struct lru_state *s, struct vmk_system *sys)
         struct victim v;
         if (!in_use(sys, f) || !reclaim_take(sys, f, &v))
             continue;                    /* free, or busy: its turn comes next round */
-        int ref = (v.val & PTE_REF) != 0;
+        int ref = ws_referenced(sys, &v);
         uint8_t a = atomic_load_explicit(&s->age[f], memory_order_relaxed);
         atomic_store_explicit(&s->age[f], (uint8_t)(a >> 1 | (ref ? AGE_TOP : 0)),
                               memory_order_relaxed);
@@ -160,7 +165,7 @@ static uint32_t lru_pick(struct lru_state *s, struct vmk_system *sys, uint32_t w
         struct victim v;
         if (!reclaim_take(sys, f, &v))
             continue;
-        if (v.val & PTE_REF) {          /* referenced since the last round */
+        if (ws_peek(sys, &v)) {         /* referenced since the last round */
             reclaim_untake(&v);
             continue;
         }

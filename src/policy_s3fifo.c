@@ -206,11 +206,15 @@ static int s3_init(struct policy *p, uint32_t nframes)
         return -ENOMEM;
     }
     p->state = s;
-    return 0;
+    int r = ws_init(p, nframes);
+    if (r < 0)
+        s3_free(s);
+    return r;
 }
 
 static void s3_fini(struct policy *p)
 {
+    ws_fini(p);
     s3_free(p->state);
 }
 
@@ -221,6 +225,7 @@ static void s3_filled(struct policy *p, uint32_t f)
     struct frame *fr = &sys->frames.map[f];
     struct vmk_object *o = atomic_load_explicit(&fr->obj, memory_order_acquire);
     uint64_t fp = fingerprint(o, atomic_load_explicit(&fr->page, memory_order_relaxed));
+    ws_filled(p, f);
     mutex_lock(&s->lock);
     s->seq[f]++;
     s->freq[f] = 0;
@@ -240,7 +245,7 @@ static void probe_s(struct s3_state *s, struct vmk_system *sys)
         if (!reclaim_take(sys, e.frame, &v))
             continue;                   /* busy: probed at the head instead */
         s->probed[e.frame] = e.seq;
-        if (v.val & PTE_REF)
+        if (ws_referenced(sys, &v))
             reclaim_sample(sys, &v);
         else
             reclaim_untake(&v);
@@ -285,7 +290,7 @@ static uint32_t s3_select(struct policy *p, struct vmk_system *sys, uint32_t wan
                 push(s, r, f);          /* busy: its turn comes again */
             continue;
         }
-        int ref = (v.val & PTE_REF) != 0;
+        int ref = ws_referenced(sys, &v);
         if (from_s) {
             if (s->probed[f] != e.seq) {        /* REF may be the filling fault's */
                 s->probed[f] = e.seq;

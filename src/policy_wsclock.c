@@ -93,18 +93,23 @@ static int wsclock_init(struct policy *p, uint32_t nframes)
         return -ENOMEM;
     }
     p->state = s;
-    return 0;
+    int r = ws_init(p, nframes);
+    if (r < 0)
+        free((void *)s->last), free(s->dirty), free(s->heap), free(s);
+    return r;
 }
 
 static void wsclock_fini(struct policy *p)
 {
     struct wsclock_state *s = p->state;
+    ws_fini(p);
     free((void *)s->last), free(s->dirty), free(s->heap), free(s);
 }
 
 static void wsclock_filled(struct policy *p, uint32_t f)
 {
     struct wsclock_state *s = p->state;
+    ws_filled(p, f);
     atomic_store_explicit(&s->last[f], vtime(s->sys), memory_order_relaxed);
 }
 
@@ -157,7 +162,7 @@ static uint32_t wsclock_select(struct policy *p, struct vmk_system *sys, uint32_
         struct victim v;
         if (!reclaim_take(sys, f, &v))
             continue;
-        if (v.val & PTE_REF) {
+        if (ws_referenced(sys, &v)) {
             atomic_store_explicit(&s->last[f], now, memory_order_relaxed);
             reclaim_sample(sys, &v);
             continue;
@@ -191,7 +196,7 @@ static uint32_t wsclock_select(struct policy *p, struct vmk_system *sys, uint32_
         uint32_t f = s->heap[i].frame;
         if (!reclaim_take(sys, f, &v))
             continue;
-        if ((v.val & PTE_REF) ||
+        if (ws_peek(sys, &v) ||
             atomic_load_explicit(&s->last[f], memory_order_relaxed) != s->heap[i].key >> 1)
             reclaim_untake(&v);          /* used, or another page, since the hand passed */
         else

@@ -30,6 +30,8 @@ static void fill(struct vmk_system *sys, struct vmk_counters *c, vmk_stats *out)
     out->paused_faults = ctr_get(c, C_PAUSED_FAULTS);
     out->cow_breaks = ctr_get(c, C_COW_BREAKS);
     out->shared_resident = c == &sys->ctr ? ctr_get(&sys->fork_space.ctr, C_RESIDENT) : 0;
+    out->working_set = ws_estimate(sys, c);
+    out->working_set_tau_ms = ws_tau_ms(sys);
     swap_usage(&sys->swap, &out->swap_used, &out->swap_total);
     out->frames_total = sys->frames.n;
 }
@@ -90,6 +92,9 @@ VMK_API void vmk_stats_print(const vmk_stats *s, FILE *f)
     fprintf(f, "resident          %12llu  (peak %llu of %llu frames)\n",
             (unsigned long long)s->resident, (unsigned long long)s->resident_peak,
             (unsigned long long)s->frames_total);
+    if (s->working_set_tau_ms)
+        fprintf(f, "working set       %12llu  (pages referenced in the last %llu ms)\n",
+                (unsigned long long)s->working_set, (unsigned long long)s->working_set_tau_ms);
     if (s->cow_breaks || s->shared_resident)
         fprintf(f, "fork              %12llu  copy-on-write breaks, %llu resident pages shared\n",
                 (unsigned long long)s->cow_breaks, (unsigned long long)s->shared_resident);

@@ -18,7 +18,14 @@ enum vmk_counter {
     C_NCOUNTERS
 };
 
-struct vmk_counters { _Atomic uint64_t c[C_NCOUNTERS]; };
+/* Beside the counters, each space (and the system) keeps the histogram of
+ * its working-set estimate: WS_BUCKETS time buckets (workingset.c). */
+#define WS_BUCKETS 16
+
+struct vmk_counters {
+    _Atomic uint64_t c[C_NCOUNTERS];
+    _Atomic uint64_t ws[WS_BUCKETS];
+};
 
 static inline void ctr_add(struct vmk_counters *s, enum vmk_counter k, int64_t n)
 {

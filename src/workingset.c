@@ -1,0 +1,293 @@
+/*
+ * workingset.c - the working-set estimate W(t, tau) of each space.
+ *
+ * Denning's working set W(t, tau) is the set of pages a program referenced
+ * in the interval (t - tau, t]; its size is how much memory the program
+ * needs right now, and when the working sets of all spaces together exceed
+ * the frames, the system thrashes.  vmkit estimates |W| per space, with
+ * tau = 1 s of *wall* time by default (VMK_WS_TAU_MS).  Denning's tau is in
+ * the program's virtual time (its own CPU time); vmkit cannot attribute CPU
+ * time to a space - threads are not bound to spaces - so wall time it is:
+ * a space that is idle or paused by load control sees its working set
+ * shrink while it waits, which is also what its frames are then worth.
+ *
+ * What is seen.  vmkit learns of references only from the REF bit that
+ * every fault sets, and a mapped page takes no faults: its references are
+ * seen only when someone samples it (clears REF and unmaps it; the next
+ * touch takes a minor fault and sets REF again).  The replacement policies
+ * sample as they look for victims, and the sampler (wssample.c) samples the
+ * pages nobody has looked at for tau/4, so even without memory pressure
+ * every resident page is looked at about every tau/4 to 3tau/8.  All of
+ * them report here, so this file adds no work to a fault beyond one coarse
+ * clock read and two atomic adds per page a fault fills:
+ *
+ *   - a fault fills frame f:  the page was referenced now.  Its frame is
+ *     stamped with the time, and the page counts in the time bucket of now.
+ *   - an observer finds REF set on the page in frame f (policy or sampler,
+ *     which then clears it): the page was referenced since the frame's last
+ *     look, so it is moved from the bucket of its old stamp to the bucket of
+ *     now, and restamped.  Except at the first look after the fill: that
+ *     REF may be the filling fault's own, whose time is already recorded,
+ *     so the stamp stays (a page touched once is then counted for exactly
+ *     tau after its fault, not tau after whenever someone first looked).
+ *   - a page leaves (eviction, unmap): nothing happens.  It was referenced
+ *     at its stamp and stays counted until that falls out of the window -
+ *     which is what lets W exceed the frames: a scan at r pages/s has
+ *     |W| = r * tau however little of it stays resident.
+ *
+ * So |W(t, tau)| = the number of pages whose last recorded reference falls
+ * in (t - tau, t].  It is kept per space as a histogram of such pages by
+ * time bucket: WS_BUCKETS buckets of tau/8 each, in a ring beside the
+ * space's counters (struct vmk_counters).  Each bucket is one 64-bit word,
+ * a 24-bit tag naming its bucket number and a 40-bit count, updated with
+ * compare-and-swap, so no lock is taken and a stale bucket (its tag from
+ * two ring turns ago) reads as empty and is reset by the first add of its
+ * new turn.  W = the 8 newest buckets, plus the oldest one weighted by the
+ * part of it still inside the window (linear interpolation: exact for
+ * references spread evenly in time).  The system keeps the same histogram
+ * over all its spaces.
+ *
+ * Errors, all bounded: a reference is dated at the look that found it, up
+ * to one sampling interval late (a page leaving the working set is counted
+ * up to ~3tau/8 longer); a page evicted and faulted back within tau is
+ * counted twice (its old stamp went with the evicted page) - under
+ * thrashing W is an overestimate, and vmk_stats.refaults tells how many
+ * such pages there were; fault-around and read-ahead pages count as
+ * referenced by the fault that brought them, as the policies see them.
+ *
+ * Per frame: a 32-bit stamp (milliseconds since the system opened, + 1; 0:
+ * none) and a byte of flags - SOFT, "REF was set and the sampler cleared
+ * it": the policy's reference, kept for it until it asks (ws_referenced);
+ * FRESH, "filled and not looked at since".  Both are atomics: faulting
+ * threads, the reclaimer and the sampler write them, each while holding
+ * the page's BUSY bit.
+ */
+#include "internal.h"
+#include "workingset.h"
+#include <stdlib.h>
+#include <time.h>
+
+#define WS_WINDOW   8                   /* buckets per tau */
+#define TAG_BITS    24
+#define TAG_MASK    ((1u << TAG_BITS) - 1)
+#define CNT_BITS    40
+#define CNT_MASK    ((1ull << CNT_BITS) - 1)
+
+#define F_SOFT      1u
+#define F_FRESH     2u
+
+_Static_assert(WS_BUCKETS > WS_WINDOW + 1, "the ring must hold the window and a spare");
+
+struct workingset {
+    struct vmk_system *sys;
+    uint32_t n;
+    uint32_t tau_ms, bucket_ms;
+    uint64_t start_ns;
+    _Atomic uint32_t *stamp;            /* per frame */
+    _Atomic uint8_t *flags;             /* per frame */
+    struct ws_sampler *sampler;
+};
+
+static uint64_t coarse_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static struct workingset *ws_of(struct vmk_system *sys)
+{
+    return sys->policy.ws;
+}
+
+static uint32_t now_ms(const struct workingset *ws)
+{
+    return (uint32_t)((coarse_ns() - ws->start_ns) / 1000000u);
+}
+
+uint32_t ws_now_ms(struct vmk_system *sys)
+{
+    struct workingset *ws = ws_of(sys);
+    return ws ? now_ms(ws) : 0;
+}
+
+uint32_t ws_tau_ms(struct vmk_system *sys)
+{
+    struct workingset *ws = ws_of(sys);
+    return ws ? ws->tau_ms : 0;
+}
+
+/* ---------------------------------------------------------- the buckets */
+
+/* Add delta to the count of bucket number b.  If the word holds an older
+ * bucket, create: reset it to b first; otherwise (a removal from a bucket
+ * already recycled, or a bucket newer than b) the delta is dropped. */
+static void bucket_add(struct vmk_counters *c, uint32_t b, int64_t delta, bool create)
+{
+    _Atomic uint64_t *w = &c->ws[b % WS_BUCKETS];
+    uint32_t tag = b & TAG_MASK;
+    uint64_t old = atomic_load_explicit(w, memory_order_relaxed), nw;
+    do {
+        uint32_t have = (uint32_t)(old >> CNT_BITS);
+        if (have == tag)
+            nw = (old & ~CNT_MASK) | ((old + (uint64_t)delta) & CNT_MASK);
+        else if (create && ((tag - have) & TAG_MASK) < (1u << (TAG_BITS - 1)))
+            nw = (uint64_t)tag << CNT_BITS | ((uint64_t)delta & CNT_MASK);
+        else
+            return;
+    } while (!atomic_compare_exchange_weak_explicit(w, &old, nw, memory_order_relaxed,
+                                                    memory_order_relaxed));
+}
+
+/* The count of bucket number b, 0 if its word holds another bucket. */
+static int64_t bucket_count(struct vmk_counters *c, uint32_t b)
+{
+    uint64_t w = atomic_load_explicit(&c->ws[b % WS_BUCKETS], memory_order_relaxed);
+    if ((uint32_t)(w >> CNT_BITS) != (b & TAG_MASK))
+        return 0;
+    uint64_t v = w & CNT_MASK;
+    return v & (1ull << (CNT_BITS - 1)) ? (int64_t)(v | ~CNT_MASK) : (int64_t)v;
+}
+
+static void count_ref(struct workingset *ws, struct vmk_object *o, uint32_t b, int64_t delta,
+                      bool create)
+{
+    bucket_add(&o->owner->ctr, b, delta, create);
+    bucket_add(&ws->sys->ctr, b, delta, create);
+}
+
+/* The page in frame f (of object o) was referenced at t: move it from the
+ * bucket of its old stamp to t's. */
+static void restamp(struct workingset *ws, struct vmk_object *o, uint32_t f, uint32_t t)
+{
+    uint32_t old = atomic_exchange_explicit(&ws->stamp[f], t + 1, memory_order_relaxed);
+    uint32_t bo = old ? (old - 1) / ws->bucket_ms : 0, bn = t / ws->bucket_ms;
+    if (old && bo == bn)
+        return;
+    if (old)
+        count_ref(ws, o, bo, -1, false);
+    count_ref(ws, o, bn, 1, true);
+}
+
+/* ------------------------------------------------------------ the feeds */
+
+void ws_filled(struct policy *p, uint32_t f)
+{
+    struct workingset *ws = p->ws;
+    if (!ws)
+        return;
+    struct vmk_object *o = atomic_load_explicit(&ws->sys->frames.map[f].obj, memory_order_acquire);
+    if (!o)
+        return;
+    uint32_t t = now_ms(ws);
+    /* The frame's old stamp belonged to the page that left: its count stays. */
+    atomic_store_explicit(&ws->stamp[f], t + 1, memory_order_relaxed);
+    atomic_store_explicit(&ws->flags[f], F_FRESH, memory_order_relaxed);
+    count_ref(ws, o, t / ws->bucket_ms, 1, true);
+}
+
+bool ws_referenced(struct vmk_system *sys, struct victim *v)
+{
+    struct workingset *ws = ws_of(sys);
+    bool ref = (v->val & PTE_REF) != 0;
+    if (!ws)
+        return ref;
+    uint8_t fl = atomic_exchange_explicit(&ws->flags[v->frame], 0, memory_order_relaxed);
+    if (ref && !(fl & F_FRESH))
+        restamp(ws, v->obj, v->frame, now_ms(ws));
+    return ref || (fl & F_SOFT);
+}
+
+bool ws_peek(struct vmk_system *sys, const struct victim *v)
+{
+    struct workingset *ws = ws_of(sys);
+    if (v->val & PTE_REF)
+        return true;
+    return ws && (atomic_load_explicit(&ws->flags[v->frame], memory_order_relaxed) & F_SOFT);
+}
+
+void ws_sampled(struct vmk_system *sys, struct victim *v)
+{
+    struct workingset *ws = ws_of(sys);
+    uint8_t fl = atomic_exchange_explicit(&ws->flags[v->frame], F_SOFT, memory_order_relaxed);
+    if (!(fl & F_FRESH))
+        restamp(ws, v->obj, v->frame, now_ms(ws));
+}
+
+bool ws_older_than(struct vmk_system *sys, uint32_t f, uint32_t now, uint32_t age_ms)
+{
+    struct workingset *ws = ws_of(sys);
+    uint32_t s = atomic_load_explicit(&ws->stamp[f], memory_order_relaxed);
+    return s == 0 || (s - 1 <= now && now - (s - 1) > age_ms);
+}
+
+/* ------------------------------------------------------------- the read */
+
+uint64_t ws_estimate(struct vmk_system *sys, struct vmk_counters *c)
+{
+    struct workingset *ws = ws_of(sys);
+    if (!ws)
+        return 0;
+    uint32_t t = now_ms(ws), b = t / ws->bucket_ms, into = t % ws->bucket_ms;
+    int64_t sum = 0;
+    for (uint32_t k = 0; k < WS_WINDOW && k <= b; k++)
+        sum += bucket_count(c, b - k);
+    double w = (double)sum;
+    if (b >= WS_WINDOW)      /* the part of the oldest bucket still in the window */
+        w += (double)bucket_count(c, b - WS_WINDOW) * (double)(ws->bucket_ms - into) /
+             (double)ws->bucket_ms;
+    return w > 0 ? (uint64_t)(w + 0.5) : 0;
+}
+
+/* ------------------------------------------------------ set-up, tear-down */
+
+static uint32_t env_tau_ms(void)
+{
+    const char *s = getenv("VMK_WS_TAU_MS");
+    if (!s || !*s)
+        return WS_DEFAULT_TAU_MS;
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end || v > 3600u * 1000u)
+        return WS_DEFAULT_TAU_MS;
+    return (uint32_t)v;
+}
+
+int ws_init(struct policy *p, uint32_t nframes)
+{
+    p->ws = NULL;
+    uint32_t tau = env_tau_ms();
+    if (!tau)
+        return 0;                       /* off */
+    struct workingset *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return -ENOMEM;
+    ws->sys = policy_system(p);
+    ws->n = nframes;
+    ws->tau_ms = tau;
+    ws->bucket_ms = tau / WS_WINDOW ? tau / WS_WINDOW : 1;
+    ws->start_ns = coarse_ns();
+    ws->stamp = calloc(nframes, sizeof *ws->stamp);
+    ws->flags = calloc(nframes, sizeof *ws->flags);
+    if (!ws->stamp || !ws->flags) {
+        free((void *)ws->stamp), free((void *)ws->flags), free(ws);
+        return -ENOMEM;
+    }
+    p->ws = ws;
+    int r = ws_sampler_start(ws->sys, &ws->sampler);
+    if (r < 0) {
+        p->ws = NULL;
+        free((void *)ws->stamp), free((void *)ws->flags), free(ws);
+    }
+    return r;
+}
+
+void ws_fini(struct policy *p)
+{
+    struct workingset *ws = p->ws;
+    if (!ws)
+        return;
+    ws_sampler_stop(ws->sampler);
+    p->ws = NULL;
+    free((void *)ws->stamp), free((void *)ws->flags), free(ws);
+}
