@@ -174,6 +174,203 @@ static int holder_bytes(struct vmk_system *sys, struct vmk_object *h, size_t pg,
     return 0;
 }
 
+/*
+ * Kernel mappings.  Each run of copied pages is a kernel mapping of its own
+ * (a VMA), and Linux allows a process vm.max_map_count of them (65530 by
+ * default): scattered copy-on-write breaks split a window into up to two
+ * more per page.  sys->cow_maps estimates how many the breaks have added
+ * (from whether each copied page's neighbours were copied already: a page
+ * between two copied ones joins them, -2; next to one, 0; alone, +2).  Past
+ * half the limit, a break copies the page's whole aligned block of
+ * COW_BLOCK pages (those it cheaply can: resident in a holder, or zeros)
+ * and maps the block as one run, which merges with its copied neighbours:
+ * more frames per break, but the count of mappings stops growing.
+ */
+#define COW_BLOCK 16
+
+static bool own(struct vmk_vma *vma, size_t j)
+{
+    return j >= vma->pgoff && j < vma_page(vma, vma->end) &&
+           (pte_read(&vma->obj->ptes[j]) & ~(PTE_BUSY | PTE_WAIT));
+}
+
+/* Boundaries between copied and shown-through pages over [lo-1, hi]. */
+static int64_t boundaries(struct vmk_vma *vma, size_t lo, size_t hi, size_t pg)
+{
+    int64_t n = 0;
+    bool prev = lo > 0 && own(vma, lo - 1);
+    for (size_t j = lo; j <= hi; j++) {
+        bool cur = j == pg || own(vma, j);
+        n += cur != prev;
+        prev = cur;
+    }
+    return n;
+}
+
+/* vma is going away: its copied runs no longer count (maplock exclusive). */
+void cow_forget_maps(struct vmk_system *sys, struct vmk_vma *vma)
+{
+    if (!vma->obj->backing)
+        return;
+    size_t lo = vma->pgoff, hi = vma_page(vma, vma->end);
+    int64_t n = boundaries(vma, lo, hi, SIZE_MAX);
+    int64_t cur = atomic_load_explicit(&sys->cow_maps, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&sys->cow_maps, n < cur ? n : cur, memory_order_relaxed);
+}
+
+static void count_maps(struct vmk_system *sys, struct vmk_vma *vma, size_t pg)
+{
+    bool l = pg > 0 && own(vma, pg - 1), r = own(vma, pg + 1);
+    int64_t d = l && r ? -2 : l || r ? 0 : 2;
+    atomic_fetch_add_explicit(&sys->cow_maps, d, memory_order_relaxed);
+}
+
+/* Lock page j of a block: top's entry, and, if empty, its holder's (which
+ * must be resident, or the anonymous bottom's empty page: zeros).  Trylock
+ * only.  *hj is the holder (NULL: top has the page already). */
+static bool block_lock(struct vmk_object *top, size_t j, struct vmk_object **hj, uint64_t *tv,
+                       uint64_t *hv)
+{
+    if (!pte_trylock(&top->ptes[j], tv))
+        return false;
+    *hj = NULL;
+    if (*tv && !(*tv & PTE_MAPPED))
+        return true;                     /* top's already, not mapped: nobody writes it now */
+    if (*tv) {                           /* mapped (maybe writable): leave it where it is */
+        pte_unlock(&top->ptes[j], *tv);
+        return false;
+    }
+    for (struct vmk_object *o = top->backing; o; o = o->backing) {
+        uint64_t v = pte_read(&o->ptes[j]) & ~(PTE_BUSY | PTE_WAIT);
+        if (!v && o->backing)
+            continue;
+        if ((v && !(v & PTE_RES)) || (!v && o->file_fd >= 0) || !pte_trylock(&o->ptes[j], hv))
+            break;                       /* swapped, a file page, or busy: not cheap */
+        if (*hv != v) {
+            pte_unlock(&o->ptes[j], *hv);
+            break;
+        }
+        *hj = o;
+        return true;
+    }
+    pte_unlock(&top->ptes[j], *tv);
+    return false;
+}
+
+struct block {
+    size_t lo, hi;                            /* [lo, hi): pages taken */
+    struct vmk_object *h[COW_BLOCK];
+    uint64_t tv[COW_BLOCK], hv[COW_BLOCK];
+    uint32_t fr[COW_BLOCK];
+};
+
+/* Take the run of pages around pg (pg itself is taken, holder h) that
+ * block_lock gets, within pg's aligned block and the VMA. */
+static void block_take(struct vmk_vma *vma, size_t pg, struct vmk_object *h, uint64_t hv,
+                       struct block *b)
+{
+    struct vmk_object *top = vma->obj;
+    size_t first = pg & ~(size_t)(COW_BLOCK - 1), last = first + COW_BLOCK;
+    if (first < vma->pgoff)
+        first = vma->pgoff;
+    if (last > vma_page(vma, vma->end))
+        last = vma_page(vma, vma->end);
+    size_t base = pg & ~(size_t)(COW_BLOCK - 1);
+    b->h[pg - base] = h, b->hv[pg - base] = hv, b->tv[pg - base] = 0;
+    b->lo = pg, b->hi = pg + 1;
+    while (b->lo > first && block_lock(top, b->lo - 1, &b->h[b->lo - 1 - base],
+                                       &b->tv[b->lo - 1 - base], &b->hv[b->lo - 1 - base]))
+        b->lo--;
+    while (b->hi < last && block_lock(top, b->hi, &b->h[b->hi - base], &b->tv[b->hi - base],
+                                      &b->hv[b->hi - base]))
+        b->hi++;
+}
+
+/* Unlock the block's pages (and pg's too unless keep_pg). */
+static void block_release(struct vmk_object *top, struct block *b, size_t pg, bool keep_pg)
+{
+    size_t base = pg & ~(size_t)(COW_BLOCK - 1);
+    for (size_t j = b->lo; j < b->hi; j++) {
+        if (keep_pg && j == pg)
+            continue;
+        if (b->h[j - base])
+            pte_unlock(&b->h[j - base]->ptes[j], b->hv[j - base]);
+        pte_unlock(&top->ptes[j], b->tv[j - base]);
+    }
+}
+
+/*
+ * The break in block mode: copy every page of the run top does not have
+ * yet, map the run from top's range as one mapping, publish.  0 (done), or
+ * 1: nothing but pg could be taken (the caller does a plain break), or
+ * -errno with everything released.
+ */
+static int cow_block(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
+                     struct vmk_object *h, uint64_t hv)
+{
+    struct vmk_object *top = vma->obj;
+    struct block b;
+    size_t base = pg & ~(size_t)(COW_BLOCK - 1);
+    block_take(vma, pg, h, hv, &b);
+    if (b.hi - b.lo == 1)
+        return 1;
+    uint32_t ncopy = 0;
+    for (size_t j = b.lo; j < b.hi; j++)
+        ncopy += b.h[j - base] != NULL;
+    int64_t before = boundaries(vma, b.lo, b.hi, SIZE_MAX);
+    int r = frames_get(sys, 1, ncopy, b.fr);
+    if (r >= 0 && (uint32_t)r < ncopy)          /* short of frames: copy pg alone */
+        frames_free(&sys->frames, b.fr, (uint32_t)r);
+    if (r < 0 || (uint32_t)r < ncopy) {
+        block_release(top, &b, pg, r >= 0);
+        return r < 0 ? r : 1;
+    }
+    int bi;
+    char *buf = bounce_get(sys, &bi);
+    r = 0;
+    for (size_t j = b.lo; r == 0 && j < b.hi; j++)
+        if (b.h[j - base])
+            r = holder_bytes(sys, b.h[j - base], j, b.hv[j - base], buf + ((j - b.lo) << PAGE_SHIFT_));
+    for (size_t j = b.lo; r == 0 && j < b.hi; j++)
+        if (b.h[j - base])
+            r = store_write(sys->store_fd, top->base + ((uint64_t)j << PAGE_SHIFT_),
+                            buf + ((j - b.lo) << PAGE_SHIFT_), PAGE_SIZE_);
+    bounce_put(sys, bi);
+    uintptr_t addr = vma_addr(vma, b.lo);
+    size_t len = (b.hi - b.lo) << PAGE_SHIFT_;
+    if (r == 0)
+        r = mmu_remap(sys->uffd, sys->store_fd, addr, top->base + ((uint64_t)b.lo << PAGE_SHIFT_),
+                      len, vma->prot, true);
+    if (r == 0)
+        r = mmu_continue(sys->uffd, vma_addr(vma, pg), PAGE_SIZE_, false);
+    if (r < 0) {                      /* the copies are not mapped: put things back */
+        for (size_t j = b.lo; j < b.hi; j++)
+            if (b.h[j - base])
+                store_punch(sys->store_fd, top->base + ((uint64_t)j << PAGE_SHIFT_), PAGE_SIZE_);
+        frames_free(&sys->frames, b.fr, ncopy);
+        block_release(top, &b, pg, false);
+        return r;
+    }
+    /* Holders first (tree_cover may take them), then publish top's pages. */
+    uint32_t k = 0;
+    for (size_t j = b.lo; j < b.hi; j++) {
+        struct vmk_object *hj = b.h[j - base];
+        if (!hj) {
+            pte_unlock(&top->ptes[j], b.tv[j - base]);   /* top's already, not mapped */
+            continue;
+        }
+        pte_unlock(&hj->ptes[j], b.hv[j - base]);
+        tree_cover(sys, top, j);
+        uint64_t nv = PTE_RES | PTE_DIRTY | (j == pg ? PTE_MAPPED | PTE_REF : 0);
+        fault_publish(sys, top, j, 1, &b.fr[k++], &nv);
+    }
+    atomic_fetch_add_explicit(&sys->cow_maps, boundaries(vma, b.lo, b.hi, SIZE_MAX) - before,
+                              memory_order_relaxed);
+    fault_count(sys, top->owner, C_FAULTS_MINOR, 1);
+    fault_count(sys, top->owner, C_COW_BREAKS, ncopy);
+    return 0;
+}
+
 /* The copy-on-write break (top's entry and the holder's locked). */
 static int cow_break(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
                      struct vmk_object *h, uint64_t hv)
@@ -183,7 +380,11 @@ static int cow_break(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
     uint64_t off = top->base + ((uint64_t)pg << PAGE_SHIFT_);
     uint64_t zero = 0;
     uint32_t fr;
-    int r = frames_get(sys, 1, 1, &fr);
+    int r;
+    if (atomic_load_explicit(&sys->cow_maps, memory_order_relaxed) > sys->cow_map_budget &&
+        (r = cow_block(sys, vma, pg, h, hv)) <= 0)
+        return r < 0 ? r : TR_WP;
+    r = frames_get(sys, 1, 1, &fr);
     if (r < 0) {
         pte_unlock(&h->ptes[pg], hv);
         pte_unlock(&top->ptes[pg], 0);
@@ -201,6 +402,8 @@ static int cow_break(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
             report_once(&sys->said_maps, "vmkit: copy-on-write needs a kernel mapping per run of "
                         "copied pages and the process has vm.max_map_count of them; raise it "
                         "(sysctl vm.max_map_count=1048576); the faulting thread gets SIGBUS");
+        if (r == 0)
+            count_maps(sys, vma, pg);
         if (r == 0 && (r = mmu_continue(sys->uffd, addr, PAGE_SIZE_, false)) < 0)
             mmu_remap(sys->uffd, sys->store_fd, addr, h->base + ((uint64_t)pg << PAGE_SHIFT_),
                       PAGE_SIZE_, vma->prot, true);   /* back as it was */

@@ -138,6 +138,8 @@ struct vmk_system {
     uint32_t next_space_id;      /* maplock */
     _Atomic(struct trace *) trace; /* fault trace being recorded, or NULL */
 
+    _Atomic int64_t cow_maps;    /* kernel mappings copy-on-write added (cow.c) */
+    int64_t cow_map_budget;      /* past it, breaks copy whole blocks */
     struct vmk_counters ctr;     /* system totals */
     _Atomic int said_swapfull, said_io, said_oom, said_thrash, said_maps;
     struct thrash thrash;
@@ -186,6 +188,7 @@ VMK_HIDDEN void tree_cover(struct vmk_system *sys, struct vmk_object *o, size_t 
 
 /* cow.c: faults in a VMA whose object has a backing chain */
 VMK_HIDDEN int  cow_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write);
+VMK_HIDDEN void cow_forget_maps(struct vmk_system *sys, struct vmk_vma *vma);
 
 /* file.c */
 VMK_HIDDEN int  file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write);

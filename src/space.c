@@ -49,6 +49,7 @@ static int unmap_part(struct vmk_system *sys, size_t i)
     struct vmk_vma *v = sys->vmas[i];
     size_t n = (v->end - v->start) >> PAGE_SHIFT_;
     int r = file_sync_range(v->obj, v->pgoff, n);
+    cow_forget_maps(sys, v);
     mmu_unmap((void *)v->start, v->end - v->start);
     if (!v->obj->file_shared)
         object_release_pages(v->obj, v->pgoff, n);

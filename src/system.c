@@ -3,6 +3,7 @@
  * that the SIGBUS handler searches for the system owning an address.
  */
 #include "internal.h"
+#include <fcntl.h>
 #include "mmu.h"
 #include "store.h"
 #include <stdio.h>
@@ -103,9 +104,29 @@ static int config_copy(struct vmk_system *sys, const vmk_config *cfg)
     return 0;
 }
 
+/* Half the kernel's limit on a process's mappings: what copy-on-write
+ * breaks may add before they copy whole blocks (cow.c). */
+static int64_t map_budget(void)
+{
+    long max = 65530;
+    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[32];
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        if (n > 0) {
+            buf[n] = 0;
+            max = atol(buf);
+        }
+        close(fd);
+    }
+    const char *e = getenv("VMK_COW_MAP_BUDGET");     /* tests: make block mode easy to reach */
+    return e ? atol(e) : max / 2;
+}
+
 static int system_setup(struct vmk_system *sys)
 {
     int r;
+    sys->cow_map_budget = map_budget();
     if ((r = mmu_uffd_open(&sys->uffd)) < 0)
         return r;
     if ((r = store_open(&sys->store_fd)) < 0)
