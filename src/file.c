@@ -215,6 +215,7 @@ int file_sync_range(struct vmk_object *o, size_t first, size_t n)
 /* Forget a shared file object (maplock exclusive). */
 void file_object_unlink(struct vmk_object *o)
 {
+    filewatch_del(o);
     struct vmk_object **pp = &o->sys->files;
     while (*pp && *pp != o)
         pp = &(*pp)->next_file;
@@ -278,6 +279,7 @@ static struct vmk_object *shared_object(struct vmk_space *as, int fd, const stru
     o->ino = st->st_ino;
     o->next_file = sys->files;
     sys->files = o;
+    filewatch_add(o);                  /* truncation; mapped all the same if it fails */
     return o;
 }
 

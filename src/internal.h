@@ -59,6 +59,7 @@ struct vmk_object {
     dev_t dev;
     ino_t ino;
     struct vmk_object *next_file; /* sys->files list; maplock */
+    int watch;                   /* inotify watch of a shared file, -1: none (filewatch.c) */
     _Atomic size_t touched_end;  /* 1 + highest page ever made resident */
     _Atomic int write_hint;      /* > 0: pages read back from swap get written soon */
     /* Copy-on-write fork (fork.c, cow.c): objects form a tree.  A page
@@ -133,6 +134,7 @@ struct vmk_system {
     _Atomic uint32_t bounce_busy;
 
     struct vmk_object *files;    /* shared file objects, one per file; maplock */
+    struct filewatch *filewatch; /* truncation watcher, started with the first file */
     struct vmk_space file_space; /* owner of shared file objects (counters only) */
     struct vmk_space fork_space; /* owner of frozen (shared after fork) objects */
     uint32_t next_space_id;      /* maplock */
@@ -196,6 +198,9 @@ VMK_HIDDEN int  file_writeback(struct vmk_system *sys, struct vmk_object *o, uin
                                const void *buf, uint32_t n);
 VMK_HIDDEN int  file_sync_range(struct vmk_object *o, size_t first, size_t n);
 VMK_HIDDEN void file_object_unlink(struct vmk_object *o);
+VMK_HIDDEN int  filewatch_add(struct vmk_object *o);
+VMK_HIDDEN void filewatch_del(struct vmk_object *o);
+VMK_HIDDEN void filewatch_stop(struct vmk_system *sys);
 VMK_HIDDEN int  file_page_read(struct vmk_system *sys, struct vmk_object *o, size_t pg, void *buf);
 
 /* thrash.c */

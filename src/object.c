@@ -35,6 +35,7 @@ struct vmk_object *object_create(struct vmk_system *sys, struct vmk_space *owner
     o->sys = sys;
     o->owner = owner;
     o->file_fd = -1;
+    o->watch = -1;
     o->npages = npages;
     o->base = sys->store_next;
     o->bottom = o;

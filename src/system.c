@@ -184,6 +184,7 @@ VMK_API void vmk_system_close(vmk_system *sys)
 {
     if (!sys)
         return;
+    filewatch_stop(sys);
     while (sys->nspaces)
         vmk_space_destroy(sys->spaces[sys->nspaces - 1]);
     kswapd_stop(sys);
