@@ -276,8 +276,9 @@ static void write_svg(FILE *f, const struct bench_info *in, const struct bench_r
                     X(r->goal), y + 2, X(r->goal), y + rh - 2, r->goal);
     }
 #undef X
-    fprintf(f, "<text x=\"10\" y=\"%.0f\" fill=\"#555\">bar: ratio (green: goal met, or at least "
-               "par if no goal); black tick: the goal</text>\n</svg>\n", height - 10);
+    fprintf(f, "<text x=\"10\" y=\"%.0f\" fill=\"#555\">green: goal met (par if none); amber: above "
+               "par, short of the goal; red: below par; black tick: the goal</text>\n</svg>\n",
+            height - 10);
 }
 
 int bench_write_reports(const char *dir, const char *stem, const struct bench_info *in,
