@@ -7,6 +7,7 @@ command -v c++ >/dev/null 2>&1 || need="$need g++"
 command -v make >/dev/null 2>&1 || need="$need make"
 command -v cmake >/dev/null 2>&1 || need="$need cmake"
 command -v ctest >/dev/null 2>&1 || need="$need cmake"
+command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 [ -n "$need" ] || exit 0
 if [ "$(id -u)" = 0 ]; then
     echo "+ apt-get install -y$need"
