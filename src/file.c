@@ -173,7 +173,7 @@ static int sync_run(struct vmk_object *o, size_t pg, uint32_t n, uint64_t *vals)
  * wait for the device.  The caller holds the maplock (shared or exclusive).
  * Pages whose writeback fails stay dirty.  0 or the first -errno.
  */
-int file_sync_range(struct vmk_object *o, size_t first, size_t n)
+int file_sync_range(struct vmk_object *o, size_t first, size_t n, bool durable)
 {
     if (!o->file_shared)
         return 0;
@@ -203,7 +203,7 @@ int file_sync_range(struct vmk_object *o, size_t first, size_t n)
         fault_unlock_run(o, pg, k, vals);
         pg += k;
     }
-    if (fdatasync(o->file_fd) < 0 && !err)
+    if (durable && fdatasync(o->file_fd) < 0 && !err)
         err = -EIO;
     if (err) {
         ctr_add(&o->sys->ctr, C_IO_ERRORS, 1);
@@ -368,7 +368,7 @@ VMK_API int vmk_sync(vmk_space *as, void *addr, size_t len)
     for (size_t i = vma_index_of(sys, lo); i < sys->nvmas && sys->vmas[i]->start < hi; i++) {
         struct vmk_vma *v = sys->vmas[i];
         uintptr_t a = v->start > lo ? v->start : lo, b = v->end < hi ? v->end : hi;
-        int r = file_sync_range(v->obj, vma_page(v, a), (b - a) >> PAGE_SHIFT_);
+        int r = file_sync_range(v->obj, vma_page(v, a), (b - a) >> PAGE_SHIFT_, true);
         if (r < 0 && !err)
             err = r;
     }

@@ -36,18 +36,26 @@ struct filewatch {
     int efd;                     /* eventfd: stop */
 };
 
-/* Drop o's pages past the end of its file (maplock exclusive). */
-static void truncate_object(struct vmk_object *o)
+/* Pages of o that hold file bytes now (*size: the file's size); -1 on error. */
+static int64_t file_end(struct vmk_object *o, uint64_t *size)
 {
     struct stat st;
     if (fstat(o->file_fd, &st) < 0)
-        return;
-    uint64_t size = (uint64_t)st.st_size;
-    uint64_t end = (size + PAGE_SIZE_ - 1) >> PAGE_SHIFT_;      /* pages with file bytes */
-    end = end > o->file_pgoff ? end - o->file_pgoff : 0;
+        return -1;
+    *size = (uint64_t)st.st_size;
+    uint64_t end = (*size + PAGE_SIZE_ - 1) >> PAGE_SHIFT_;
+    return end > o->file_pgoff ? (int64_t)(end - o->file_pgoff) : 0;
+}
+
+/* Drop o's pages past the end of its file (maplock exclusive). */
+static void truncate_object(struct vmk_object *o)
+{
+    uint64_t size;
+    int64_t e = file_end(o, &size);
     size_t touched = atomic_load(&o->touched_end);
-    if (end >= touched)
+    if (e < 0 || (size_t)e >= touched)
         return;
+    size_t end = (size_t)e;
     object_zap(o, end, touched - end);
     object_release_pages(o, end, touched - end);
     atomic_store(&o->touched_end, end);
@@ -59,20 +67,39 @@ static void truncate_object(struct vmk_object *o)
     }
 }
 
+/* Did a watched file shrink below what its object may cache?  Every write
+ * to the file (vmkit's own writeback too) raises an event, so this looks
+ * with the maplock shared and takes it exclusive only to drop pages. */
+static bool shrunk(struct vmk_system *sys, const char *buf, ssize_t n)
+{
+    bool any = false;
+    for (const char *p = buf; p < buf + n;) {
+        const struct inotify_event *ev = (const struct inotify_event *)p;
+        for (struct vmk_object *o = sys->files; o; o = o->next_file) {
+            uint64_t size;
+            int64_t end = o->watch == ev->wd ? file_end(o, &size) : -1;
+            if (end >= 0 && (size_t)end < atomic_load(&o->touched_end))
+                any = true;
+        }
+        p += sizeof *ev + ev->len;
+    }
+    return any;
+}
+
 static void handle_events(struct vmk_system *sys, int ifd)
 {
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     ssize_t n = read(ifd, buf, sizeof buf);
     if (n <= 0)
         return;
+    rw_read_lock(&sys->maplock);
+    bool any = shrunk(sys, buf, n);
+    rw_read_unlock(&sys->maplock);
+    if (!any)
+        return;
     rw_write_lock(&sys->maplock);
-    for (char *p = buf; p < buf + n;) {
-        struct inotify_event *ev = (struct inotify_event *)p;
-        for (struct vmk_object *o = sys->files; o; o = o->next_file)
-            if (o->watch == ev->wd)
-                truncate_object(o);
-        p += sizeof *ev + ev->len;
-    }
+    for (struct vmk_object *o = sys->files; o; o = o->next_file)
+        truncate_object(o);
     rw_write_unlock(&sys->maplock);
 }
 

@@ -112,7 +112,9 @@ struct vmk_system {
     char *policy_name;
     int uffd;
     int store_fd;                /* the frame-store: a memfd, pages = frames */
-    uint64_t store_next;         /* next free offset; maplock (write) */
+    uint64_t store_next;         /* offsets above are free; maplock (write) */
+    struct store_range { uint64_t off, len; } *store_free;  /* freed ranges below, sorted */
+    size_t nstore_free, cap_store_free;
 
     vmk_rwlock maplock;
     struct vmk_vma **vmas;       /* sorted by start; maplock */
@@ -196,7 +198,7 @@ VMK_HIDDEN void cow_forget_maps(struct vmk_system *sys, struct vmk_vma *vma);
 VMK_HIDDEN int  file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write);
 VMK_HIDDEN int  file_writeback(struct vmk_system *sys, struct vmk_object *o, uint32_t pg,
                                const void *buf, uint32_t n);
-VMK_HIDDEN int  file_sync_range(struct vmk_object *o, size_t first, size_t n);
+VMK_HIDDEN int  file_sync_range(struct vmk_object *o, size_t first, size_t n, bool durable);
 VMK_HIDDEN void file_object_unlink(struct vmk_object *o);
 VMK_HIDDEN int  filewatch_add(struct vmk_object *o);
 VMK_HIDDEN void filewatch_del(struct vmk_object *o);

@@ -18,17 +18,89 @@ static size_t pt_bytes(size_t npages)
     return (npages * sizeof(pte_t) + PAGE_SIZE_ - 1) & ~(size_t)(PAGE_SIZE_ - 1);
 }
 
+/*
+ * Frame-store offsets.  Each object owns a range (plus a guard page) for its
+ * life; ranges of freed objects go back on a sorted, coalesced free list
+ * and are handed out again first-fit, so a program that maps and unmaps
+ * (or forks) forever does not run out of offsets.  Maplock exclusive.
+ */
+static uint64_t store_alloc(struct vmk_system *sys, uint64_t len)
+{
+    for (size_t i = 0; i < sys->nstore_free; i++) {
+        struct store_range *r = &sys->store_free[i];
+        if (r->len < len)
+            continue;
+        uint64_t off = r->off;
+        r->off += len, r->len -= len;
+        if (!r->len) {
+            memmove(r, r + 1, (sys->nstore_free - i - 1) * sizeof *r);
+            sys->nstore_free--;
+        }
+        return off;
+    }
+    if (sys->store_next + len > STORE_SIZE)
+        return UINT64_MAX;
+    uint64_t off = sys->store_next;
+    sys->store_next += len;
+    return off;
+}
+
+static void store_release(struct vmk_system *sys, uint64_t off, uint64_t len)
+{
+    if (off + len == sys->store_next) {           /* the top: give it back to the bump */
+        sys->store_next = off;
+        while (sys->nstore_free && sys->store_free[sys->nstore_free - 1].off +
+                                           sys->store_free[sys->nstore_free - 1].len == sys->store_next)
+            sys->store_next = sys->store_free[--sys->nstore_free].off;
+        return;
+    }
+    size_t i = 0;
+    while (i < sys->nstore_free && sys->store_free[i].off < off)
+        i++;
+    struct store_range *f = sys->store_free;
+    if (i > 0 && f[i - 1].off + f[i - 1].len == off) {           /* join the one below */
+        f[i - 1].len += len;
+        if (i < sys->nstore_free && off + len == f[i].off) {
+            f[i - 1].len += f[i].len;
+            memmove(&f[i], &f[i + 1], (sys->nstore_free - i - 1) * sizeof *f);
+            sys->nstore_free--;
+        }
+        return;
+    }
+    if (i < sys->nstore_free && off + len == f[i].off) {          /* join the one above */
+        f[i].off = off, f[i].len += len;
+        return;
+    }
+    if (sys->nstore_free == sys->cap_store_free) {
+        size_t cap = sys->cap_store_free ? 2 * sys->cap_store_free : 16;
+        struct store_range *n = realloc(f, cap * sizeof *n);
+        if (!n)
+            return;                    /* the range is lost to reuse, nothing else */
+        sys->store_free = f = n;
+        sys->cap_store_free = cap;
+    }
+    memmove(&f[i + 1], &f[i], (sys->nstore_free - i) * sizeof *f);
+    f[i] = (struct store_range){ off, len };
+    sys->nstore_free++;
+}
+
 struct vmk_object *object_create(struct vmk_system *sys, struct vmk_space *owner, size_t npages)
 {
-    if (sys->store_next + ((uint64_t)npages << PAGE_SHIFT_) > STORE_SIZE)
-        return NULL;
     struct vmk_object *o = calloc(1, sizeof *o);
     if (!o)
         return NULL;
+    /* A guard page between objects keeps their offsets from ever touching. */
+    uint64_t span = ((uint64_t)npages + 1) << PAGE_SHIFT_;
+    uint64_t base = store_alloc(sys, span);
+    if (base == UINT64_MAX) {
+        free(o);
+        return NULL;
+    }
     /* The page table is backed lazily: untouched stretches cost nothing. */
     o->ptes = mmap(NULL, pt_bytes(npages), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (o->ptes == MAP_FAILED) {
+        store_release(sys, base, span);
         free(o);
         return NULL;
     }
@@ -37,10 +109,8 @@ struct vmk_object *object_create(struct vmk_system *sys, struct vmk_space *owner
     o->file_fd = -1;
     o->watch = -1;
     o->npages = npages;
-    o->base = sys->store_next;
+    o->base = base;
     o->bottom = o;
-    /* A guard page between objects keeps their offsets from ever touching. */
-    sys->store_next += ((uint64_t)npages + 1) << PAGE_SHIFT_;
     return o;
 }
 
@@ -60,6 +130,7 @@ void object_free(struct vmk_object *o)
     if (o->cover)
         munmap((void *)o->cover, (o->npages + PAGE_SIZE_ - 1) & ~(size_t)(PAGE_SIZE_ - 1));
     munmap(o->ptes, pt_bytes(o->npages));
+    store_release(o->sys, o->base, ((uint64_t)o->npages + 1) << PAGE_SHIFT_);
     free(o->vmas);
     free(o);
 }

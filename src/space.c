@@ -48,7 +48,7 @@ static int unmap_part(struct vmk_system *sys, size_t i)
 {
     struct vmk_vma *v = sys->vmas[i];
     size_t n = (v->end - v->start) >> PAGE_SHIFT_;
-    int r = file_sync_range(v->obj, v->pgoff, n);
+    int r = file_sync_range(v->obj, v->pgoff, n, false);   /* like munmap: no fsync */
     cow_forget_maps(sys, v);
     mmu_unmap((void *)v->start, v->end - v->start);
     if (!v->obj->file_shared)

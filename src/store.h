@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SIZE (1ull << 46)   /* offset space handed out to objects */
+#define STORE_SIZE (1ull << 56)   /* offset space handed out to objects (sparse) */
 
 int store_open(int *fd);
 /* Allocate zeroed pages at [off, off+len).  0 or -errno. */

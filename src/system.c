@@ -85,6 +85,7 @@ static void system_free(struct vmk_system *sys)
         close(sys->uffd);
     free(sys->vmas);
     free(sys->spaces);
+    free(sys->store_free);
     free(sys->swap_path);
     free(sys->policy_name);
     free(sys);

@@ -5,7 +5,10 @@
  * SLOTS mappings; it draws operations at random - map, unmap (whole, head,
  * tail: splits), protect, write, read-and-check, page_info-and-check, bad
  * calls that must fail and change nothing, destroy a space and start again,
- * fork space 0 into space 1 (copy-on-write) or reset space 1 to space 0 -
+ * fork space 0 into space 1 (copy-on-write) or reset space 1 to space 0,
+ * map a file shared or private and vmk_sync it (the file's bytes are then
+ * checked with pread: a shared file holds what was written, a private one
+ * never changes) -
  * and keeps a model of every page: the seed of its last write, or 0 for a
  * page never written (it must read as zeros).  The budget is tiny, so
  * eviction never stops, and the threads' faults, evictions and swap-ins
@@ -16,6 +19,7 @@
 #include <vmkit.h>
 #include "cli.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -29,11 +33,16 @@ int vmk_cmd_stress(int argc, char **argv);
 
 enum { SLOTS = 6, MAXPAGES = 256, SPACES = 2 };
 
+enum kind { ANON, FILE_SHARED, FILE_PRIVATE };
+
 struct region {
     uint64_t *base;
     size_t npages;
     int prot;
     int space;
+    enum kind kind;
+    int fd;                        /* file regions: an unlinked temporary file */
+    size_t foff;                   /* file page of the first page */
     uint32_t seed[MAXPAGES];
 };
 
@@ -93,13 +102,73 @@ static void write_page(struct region *r, size_t p, uint32_t seed)
     r->seed[p] = seed;
 }
 
+/* A zero-filled temporary file of n pages, nameless. */
+static int temp_file(size_t n)
+{
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 && ftruncate(fd, (off_t)(n * 4096)) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Check sampled words of a file region's file against the model: a shared
+ * region's file after vmk_sync holds what was written; a private region's
+ * file never changes (zeros). */
+static void check_file(struct stress *st, int id, struct region *r, uint64_t *s)
+{
+    uint64_t pagebuf[512];
+    for (int k = 0; k < 4; k++) {
+        size_t p = rnd(s) % r->npages;
+        if (pread(r->fd, pagebuf, 4096, (off_t)((r->foff + p) * 4096)) != 4096) {
+            unexpected(st, id, "pread of a mapped file", -errno);
+            return;
+        }
+        uint32_t seed = r->kind == FILE_SHARED ? r->seed[p] : 0;
+        for (size_t w = 0; w < 512; w += 31)
+            if (pagebuf[w] != word(seed, w)) {
+                if (atomic_fetch_add(&st->mismatches, 1) < 3)
+                    fprintf(stderr, "\nMISMATCH thread %d: %s file page %zu word %zu: %#llx, want "
+                                    "%#llx; seed %llu\n", id,
+                            r->kind == FILE_SHARED ? "shared" : "private", r->foff + p, w,
+                            (unsigned long long)pagebuf[w], (unsigned long long)word(seed, w),
+                            (unsigned long long)st->seed);
+                return;
+            }
+    }
+}
+
+static void region_close(struct region *r)
+{
+    if (r->kind != ANON && r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+    r->base = NULL;
+}
+
 static void op_map(struct stress *st, int id, vmk_space **sp, struct region *r, uint64_t *s)
 {
     r->space = (int)(rnd(s) % SPACES);
     r->npages = 1 + rnd(s) % MAXPAGES;
-    r->base = vmk_map_anon(sp[r->space], r->npages * 4096, VMK_PROT_READ | VMK_PROT_WRITE);
+    unsigned k = rnd(s) % 10;
+    r->kind = k < 7 ? ANON : k < 9 ? FILE_SHARED : FILE_PRIVATE;
+    r->fd = -1;
+    r->foff = 0;
+    int rw = VMK_PROT_READ | VMK_PROT_WRITE;
+    if (r->kind == ANON) {
+        r->base = vmk_map_anon(sp[r->space], r->npages * 4096, rw);
+    } else if ((r->fd = temp_file(r->npages)) >= 0) {
+        r->base = vmk_map_file(sp[r->space], r->fd, 0, r->npages * 4096, rw,
+                               r->kind == FILE_SHARED ? VMK_MAP_SHARED : VMK_MAP_PRIVATE);
+    } else {
+        r->base = NULL;
+        errno = errno ? errno : EIO;
+    }
     if (!r->base) {
-        unexpected(st, id, "vmk_map_anon", -errno);
+        unexpected(st, id, r->kind == ANON ? "vmk_map_anon" : "vmk_map_file", -errno);
+        region_close(r);
         return;
     }
     r->prot = VMK_PROT_READ | VMK_PROT_WRITE;
@@ -114,11 +183,14 @@ static void op_unmap(struct stress *st, int id, vmk_space *as, struct region *r,
     if (k == r->npages || rnd(s) % 4 == 0) {
         if ((err = vmk_unmap(as, r->base, r->npages * 4096)))
             unexpected(st, id, "vmk_unmap", err);
-        r->base = NULL;
+        if (r->kind != ANON && !err)        /* unmap wrote a shared file back */
+            check_file(st, id, r, s);
+        region_close(r);
     } else if (head) {
         if ((err = vmk_unmap(as, r->base, k * 4096)))
             unexpected(st, id, "vmk_unmap head", err);
         r->base += k * 512;
+        r->foff += k;
         memmove(r->seed, r->seed + k, (r->npages - k) * sizeof r->seed[0]);
         r->npages -= k;
     } else {
@@ -144,7 +216,7 @@ static void op_info(struct stress *st, int id, vmk_space *as, struct region *r, 
     int err = vmk_page_info(as, r->base + p * 512, &pi);
     if (err)
         unexpected(st, id, "vmk_page_info", err);
-    else if (r->seed[p] && pi.state == VMK_PAGE_NONE)
+    else if (r->kind == ANON && r->seed[p] && pi.state == VMK_PAGE_NONE)
         mismatch(st, id, as, r, p, 0, 0);
 }
 
@@ -170,6 +242,13 @@ static void one_op(struct stress *st, int id, vmk_space **sp, struct region *reg
         op_bad(st, id, as, r, s);
     else if (op < 13)
         op_info(st, id, as, r, p);
+    else if (op < 15 && r->kind != ANON) {
+        int err = vmk_sync(as, r->base, r->npages * 4096);
+        if (err)
+            unexpected(st, id, "vmk_sync", err);
+        else
+            check_file(st, id, r, s);
+    }
     else if (op < 50 && (r->prot & VMK_PROT_WRITE)) {
         write_page(r, p, (uint32_t)rnd(s) | 1);
         if (st->self_test && id == 0)            /* the model now disagrees */
@@ -179,17 +258,24 @@ static void one_op(struct stress *st, int id, vmk_space **sp, struct region *reg
 }
 
 /* Destroy both spaces (after checking everything) and start with new ones. */
-static void renew_spaces(struct stress *st, int id, vmk_space **sp, struct region *reg)
+static void renew_spaces(struct stress *st, int id, vmk_space **sp, struct region *reg,
+                         uint64_t *s)
 {
     for (int i = 0; i < SLOTS; i++) {
         if (!reg[i].base)
             continue;
         for (size_t p = 0; p < reg[i].npages; p++)
             check_page(st, id, sp[reg[i].space], &reg[i], p);
-        reg[i].base = NULL;
+    }
+    for (int i = 0; i < SPACES; i++)
+        vmk_space_destroy(sp[i]);
+    for (int i = 0; i < SLOTS; i++) {       /* destroy wrote shared files back */
+        if (reg[i].base && reg[i].kind != ANON)
+            check_file(st, id, &reg[i], s);
+        if (reg[i].base)
+            region_close(&reg[i]);
     }
     for (int i = 0; i < SPACES; i++) {
-        vmk_space_destroy(sp[i]);
         int err = vmk_space_create(st->sys, &sp[i]);
         if (err)
             unexpected(st, id, "vmk_space_create", err);
@@ -202,10 +288,10 @@ static void mirror_regions(struct stress *st, int id, vmk_space **sp, struct reg
 {
     for (int i = 0; i < SLOTS; i++)
         if (reg[i].base && reg[i].space == 1)
-            reg[i].base = NULL;
+            region_close(&reg[i]);
     for (int i = 0; i < SLOTS; i++) {
-        if (!reg[i].base || reg[i].space != 0)
-            continue;
+        if (!reg[i].base || reg[i].space != 0 || reg[i].kind != ANON)
+            continue;                    /* file regions' copies live on untracked */
         int j = 0;
         while (j < SLOTS && reg[j].base)
             j++;
@@ -218,7 +304,7 @@ static void mirror_regions(struct stress *st, int id, vmk_space **sp, struct reg
             continue;
         }
         reg[j] = reg[i];
-        reg[j].base = b, reg[j].space = 1, reg[j].prot = pi.prot;
+        reg[j].base = b, reg[j].space = 1, reg[j].prot = pi.prot, reg[j].fd = -1;
     }
 }
 
@@ -242,7 +328,7 @@ static void op_fork(struct stress *st, int id, vmk_space **sp, struct region *re
     } else {
         for (int i = 0; i < SLOTS; i++)
             if (reg[i].base && reg[i].space == 1)
-                reg[i].base = NULL;
+                region_close(&reg[i]);
         vmk_space_destroy(sp[1]);
         if ((err = vmk_space_fork(sp[0], &sp[1]))) {
             unexpected(st, id, "vmk_space_fork", err);
@@ -273,13 +359,13 @@ static void *stress_thread(void *arg)
         atomic_fetch_add_explicit(&st->ops, 256, memory_order_relaxed);
         uint64_t x = rnd(&s) % 200;
         if (x == 0) {
-            renew_spaces(st, wk->id, sp, reg);
+            renew_spaces(st, wk->id, sp, reg, &s);
             forked = 0;
         } else if (x < 3) {
             op_fork(st, wk->id, sp, reg, &forked, x == 2);
         }
     }
-    renew_spaces(st, wk->id, sp, reg);
+    renew_spaces(st, wk->id, sp, reg, &s);
     for (int i = 0; i < SPACES; i++)
         vmk_space_destroy(sp[i]);
     return NULL;
@@ -288,7 +374,8 @@ static void *stress_thread(void *arg)
 static int stress_usage(FILE *f)
 {
     fprintf(f, "usage: vmkit stress [--seconds 20] [--threads 4] [--seed S] [--limit 1M] [--self-test]\n"
-               "Random map/unmap/protect/write/read/check operations from many threads on one\n"
+               "Random map (anonymous, shared and private file)/unmap/protect/write/read/check/\n"
+               "sync/fork/reset operations from many threads on one\n"
                "system with a tiny budget, every read checked against a model.  Exit 0 only\n"
                "with no mismatch and no unexpected error; --seed reproduces a run.\n"
                "--self-test corrupts thread 0's model: the run must then fail.\n");
