@@ -2,7 +2,8 @@
  * fuzz_api.c - libFuzzer over the public API, against a model.
  *
  * The input is a program: each 8-byte step picks an operation (map, unmap,
- * protect, write, read, page_info, a bad call) and its arguments, on one
+ * protect, write, read, page_info, a bad call, fork with a write and maybe
+ * a reset in the child) and its arguments, on one
  * space of a system with a 1 MiB budget (so everything pages).  The model
  * remembers every page's contents as a seed; every read is checked, every
  * bad call must fail and change nothing.  One system serves all inputs;
@@ -43,6 +44,36 @@ static void check_page(const uint8_t *p, uint8_t seed, size_t page)
             die("page content differs from the model", page, i);
 }
 
+/* Fork the space; the child's copy of every region holds the model's bytes
+ * at page a; a write there (and, half the time, a reset of the child
+ * after it) never shows in the parent; the child goes. */
+static void fork_step(vmk_space *as, struct region *reg, struct region *r, size_t a,
+                      const uint8_t *s)
+{
+    vmk_space *child;
+    if (vmk_space_fork(as, &child))
+        die("fork", 0, 0);
+    for (int k = 0; k < SLOTS; k++) {
+        if (!reg[k].base)
+            continue;
+        size_t p = a % reg[k].npages;
+        uint8_t *c = vmk_space_translate(child, as, reg[k].base);
+        if (!c)
+            die("translate", (size_t)k, 0);
+        check_page(c + p * 4096, reg[k].seed[p], p);
+        if (&reg[k] == r && (r->prot & VMK_PROT_WRITE)) {
+            fill_page(c + p * 4096, (uint8_t)(s[5] | 1) ^ 0x80);
+            if (s[6] & 1) {
+                if (vmk_space_reset(child))
+                    die("reset", 0, 0);
+                check_page(c + p * 4096, r->seed[p], p);
+            }
+        }
+        check_page(reg[k].base + p * 4096, reg[k].seed[p], p);
+    }
+    vmk_space_destroy(child);
+}
+
 static void step(vmk_space *as, struct region *reg, const uint8_t *s)
 {
     struct region *r = &reg[s[0] % SLOTS];
@@ -57,7 +88,7 @@ static void step(vmk_space *as, struct region *reg, const uint8_t *s)
         return;
     }
     a %= r->npages;
-    switch (s[1] % 8) {
+    switch (s[1] % 9) {
     case 0:                                        /* unmap the whole region */
         if (vmk_unmap(as, r->base, r->npages * 4096))
             die("unmap", r->npages, 0);
@@ -106,6 +137,9 @@ static void step(vmk_space *as, struct region *reg, const uint8_t *s)
             die("a bad call was accepted", (size_t)-e1, (size_t)-e2);
         break;
     }
+    case 7:                                        /* fork: the child is a copy */
+        fork_step(as, reg, r, a, s);
+        break;
     default:                                       /* read */
         check_page(r->base + a * 4096, r->seed[a], a);
         break;
