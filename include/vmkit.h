@@ -266,8 +266,9 @@ typedef struct vmk_stats {
                                    Estimated from the reference bits the policy
                                    and a background sampler clear (a page in use
                                    is looked at every tau/4 to 3tau/8); a page
-                                   evicted and faulted back within tau counts
-                                   twice.  docs/CONCEPTS.md */
+                                   evicted and faulted back counts once (a
+                                   shadow of it is kept for ~4 x frames evictions).
+                                   docs/CONCEPTS.md */
     uint64_t working_set_tau_ms; /* tau: VMK_WS_TAU_MS, default 1000; 0 turns
                                    the estimate and its sampler off */
 } vmk_stats;

@@ -15,8 +15,10 @@
  * policy_NAME_ops`, and a line in policy_table[] (policy.c).  Its init,
  * fini and filled call ws_init, ws_fini and ws_filled (workingset.h), and
  * it reads a taken page's REF bit only through ws_referenced (then samples
- * the page if it returns true) or ws_peek: that feeds the working-set
- * estimate, and returns the references the sampler cleared meanwhile.
+ * the page if it returns true) or ws_peek, and returns each victim as
+ * ws_victim(sys, v): that feeds the working-set estimate, returns the
+ * references the sampler cleared meanwhile, and leaves the shadows that
+ * recognise a page coming back.
  *
  * The policies: clock (default), fifo, lru (aging), wsclock[:TAU], s3fifo.
  * docs/CONCEPTS.md maps each to its file and its counters.

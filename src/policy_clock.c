@@ -63,7 +63,7 @@ static uint32_t clock_select(struct policy *p, struct vmk_system *sys, uint32_t 
             reclaim_sample(sys, &v);
             continue;
         }
-        out[got++] = v;
+        out[got++] = ws_victim(sys, v);
     }
     return got;
 }

@@ -94,7 +94,7 @@ static uint32_t fifo_select(struct policy *p, struct vmk_system *sys, uint32_t w
             continue;                           /* stale */
         struct victim v;
         if (reclaim_take(sys, e.frame, &v))
-            out[got++] = v;
+            out[got++] = ws_victim(sys, v);
         else if (atomic_load_explicit(&sys->frames.map[e.frame].obj, memory_order_acquire))
             fifo_push(s, e.frame, e.seq);       /* busy: try it later */
     }

@@ -169,7 +169,7 @@ static uint32_t lru_pick(struct lru_state *s, struct vmk_system *sys, uint32_t w
             reclaim_untake(&v);
             continue;
         }
-        out[got++] = v;
+        out[got++] = ws_victim(sys, v);
         s->hand = f + 1 == s->n ? 0 : f + 1;
     }
     return got;

@@ -305,7 +305,7 @@ static uint32_t s3_select(struct policy *p, struct vmk_system *sys, uint32_t wan
                 push(s, &s->m, f);
             } else {
                 ghost_insert(s, fingerprint(v.obj, v.pg));
-                out[got++] = v;
+                out[got++] = ws_victim(sys, v);
             }
         } else if (ref) {
             if (s->freq[f] < FREQ_MAX)
@@ -317,7 +317,7 @@ static uint32_t s3_select(struct policy *p, struct vmk_system *sys, uint32_t wan
             reclaim_untake(&v);
             push(s, &s->m, f);
         } else {
-            out[got++] = v;
+            out[got++] = ws_victim(sys, v);
         }
     }
     s->short_last = got < want;

@@ -173,7 +173,7 @@ static uint32_t wsclock_select(struct policy *p, struct vmk_system *sys, uint32_
             heap_offer(s->heap, &ncand, want, (struct cand){ last << 1 | (uint64_t)dirty, f });
             reclaim_untake(&v);
         } else if (!dirty) {
-            out[got++] = v;
+            out[got++] = ws_victim(sys, v);
         } else if (ndirty < want) {
             s->dirty[ndirty++] = v;     /* its write is scheduled with this batch */
         } else {
@@ -182,7 +182,7 @@ static uint32_t wsclock_select(struct policy *p, struct vmk_system *sys, uint32_
     }
     uint32_t i = 0;
     for (; i < ndirty && got < want; i++)
-        out[got++] = s->dirty[i];
+        out[got++] = ws_victim(sys, s->dirty[i]);
     for (; i < ndirty; i++)
         reclaim_untake(&s->dirty[i]);
     /* Too few outside the window: the oldest inside it, oldest first. */
@@ -200,7 +200,7 @@ static uint32_t wsclock_select(struct policy *p, struct vmk_system *sys, uint32_
             atomic_load_explicit(&s->last[f], memory_order_relaxed) != s->heap[i].key >> 1)
             reclaim_untake(&v);          /* used, or another page, since the hand passed */
         else
-            out[got++] = v;
+            out[got++] = ws_victim(sys, v);
     }
     return got;
 }

@@ -18,8 +18,8 @@
  * sample as they look for victims, and the sampler (wssample.c) samples the
  * pages nobody has looked at for tau/4, so even without memory pressure
  * every resident page is looked at about every tau/4 to 3tau/8.  All of
- * them report here, so this file adds no work to a fault beyond one coarse
- * clock read and two atomic adds per page a fault fills:
+ * them report here, so this file adds to a fault only a coarse clock read,
+ * two atomic adds and two shadow-table probes (below) per page it fills:
  *
  *   - a fault fills frame f:  the page was referenced now.  Its frame is
  *     stamped with the time, and the page counts in the time bucket of now.
@@ -34,6 +34,22 @@
  *     at its stamp and stays counted until that falls out of the window -
  *     which is what lets W exceed the frames: a scan at r pages/s has
  *     |W| = r * tau however little of it stays resident.
+ *   - a page comes back (faulted in again while its old reference is still
+ *     counted): it must not count twice, or a thrashing space, whose pages
+ *     cycle through the frames many times per tau, would report every
+ *     fill.  Like Linux's shadow entries, the departed page leaves a
+ *     shadow: when the policy picks it as a victim (ws_victim), its 32-bit
+ *     fingerprint of object and page (kept per frame) goes into a shadow
+ *     table with its stamp - as does, when a frame is refilled, a page that
+ *     left it otherwise (unmap).  A page being filled looks itself up
+ *     there, and if found, its old count is removed from its old bucket
+ *     before the new one is added.  The table has 4 x frames entries in
+ *     buckets of eight (a cache line), each a 64-bit word (fingerprint,
+ *     stamp) claimed and cleared with compare-and-swap; a full bucket drops
+ *     the entry with the oldest stamp.  So a page coming back after fewer
+ *     than about 4 x frames other evictions is counted once - the refault distance that matters for
+ *     thrashing is at most the frame count - and one coming back later is
+ *     counted twice, an overestimate bounded by the refills within tau.
  *
  * So |W(t, tau)| = the number of pages whose last recorded reference falls
  * in (t - tau, t].  It is kept per space as a histogram of such pages by
@@ -49,14 +65,14 @@
  *
  * Errors, all bounded: a reference is dated at the look that found it, up
  * to one sampling interval late (a page leaving the working set is counted
- * up to ~3tau/8 longer); a page evicted and faulted back within tau is
- * counted twice (its old stamp went with the evicted page) - under
- * thrashing W is an overestimate, and vmk_stats.refaults tells how many
- * such pages there were; fault-around and read-ahead pages count as
- * referenced by the fault that brought them, as the policies see them.
+ * up to ~3tau/8 longer); a page faulted back after its shadow was dropped
+ * is counted twice (a victim whose eviction then fails - swap full - keeps
+ * a stale shadow, which at worst moves one count between two buckets);
+ * fault-around and read-ahead pages count as referenced by the fault that
+ * brought them, as the policies see them.
  *
  * Per frame: a 32-bit stamp (milliseconds since the system opened, + 1; 0:
- * none) and a byte of flags - SOFT, "REF was set and the sampler cleared
+ * none), the 32-bit fingerprint of its page, and a byte of flags - SOFT, "REF was set and the sampler cleared
  * it": the policy's reference, kept for it until it asks (ws_referenced);
  * FRESH, "filled and not looked at since".  Both are atomics: faulting
  * threads, the reclaimer and the sampler write them, each while holding
@@ -76,6 +92,10 @@
 #define F_SOFT      1u
 #define F_FRESH     2u
 
+#define SH_WAYS     8                   /* 64 bytes: a bucket is a cache line */
+#define SH_PER_FRAME 4
+#define SH_MAX      (1u << 23)          /* shadow entries at most (64 MiB) */
+
 _Static_assert(WS_BUCKETS > WS_WINDOW + 1, "the ring must hold the window and a spare");
 
 struct workingset {
@@ -85,6 +105,9 @@ struct workingset {
     uint64_t start_ns;
     _Atomic uint32_t *stamp;            /* per frame */
     _Atomic uint8_t *flags;             /* per frame */
+    _Atomic uint32_t *who;              /* per frame: fingerprint of its page */
+    _Atomic uint64_t *shadow;           /* fingerprint << 32 | stamp; 0: empty */
+    uint32_t shmask;                    /* shadow buckets - 1 */
     struct ws_sampler *sampler;
 };
 
@@ -169,6 +192,60 @@ static void restamp(struct workingset *ws, struct vmk_object *o, uint32_t f, uin
     count_ref(ws, o, bn, 1, true);
 }
 
+/* ------------------------------------------------------------ shadows */
+
+static uint32_t page_fp(const struct vmk_object *o, uint32_t pg)
+{
+    uint64_t h = (uint64_t)(uintptr_t)o * 0x9E3779B97F4A7C15ull ^ (uint64_t)pg * 0xC2B2AE3D27D4EB4Full;
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 32;
+    return (uint32_t)h ? (uint32_t)h : 1;
+}
+
+static _Atomic uint64_t *sh_bucket(struct workingset *ws, uint32_t fp)
+{
+    uint32_t b = (fp * 0x9E3779B1u) >> 7 & ws->shmask;
+    return ws->shadow + (size_t)b * SH_WAYS;
+}
+
+/* Record that the page fp, last referenced at stamp (+1), left. */
+static void shadow_put(struct workingset *ws, uint32_t fp, uint32_t stamp)
+{
+    _Atomic uint64_t *w = sh_bucket(ws, fp);
+    uint64_t nw = (uint64_t)fp << 32 | stamp;
+    for (int tries = 0; tries < 4; tries++) {
+        int victim = 0;
+        uint64_t cur[SH_WAYS];
+        for (int i = 0; i < SH_WAYS; i++) {
+            cur[i] = atomic_load_explicit(&w[i], memory_order_relaxed);
+            if (!cur[i] || (uint32_t)(cur[i] >> 32) == fp) {
+                victim = i;
+                break;
+            }
+            if ((uint32_t)cur[i] < (uint32_t)cur[victim])
+                victim = i;                             /* the oldest stamp */
+        }
+        if (atomic_compare_exchange_strong_explicit(&w[victim], &cur[victim], nw,
+                                                    memory_order_relaxed, memory_order_relaxed))
+            return;
+    }
+}
+
+/* The stamp (+1) the page fp left with, removing its shadow; 0 if none. */
+static uint32_t shadow_take(struct workingset *ws, uint32_t fp)
+{
+    _Atomic uint64_t *w = sh_bucket(ws, fp);
+    for (int i = 0; i < SH_WAYS; i++) {
+        uint64_t cur = atomic_load_explicit(&w[i], memory_order_relaxed);
+        if (cur && (uint32_t)(cur >> 32) == fp &&
+            atomic_compare_exchange_strong_explicit(&w[i], &cur, 0, memory_order_relaxed,
+                                                    memory_order_relaxed))
+            return (uint32_t)cur;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ the feeds */
 
 void ws_filled(struct policy *p, uint32_t f)
@@ -176,14 +253,27 @@ void ws_filled(struct policy *p, uint32_t f)
     struct workingset *ws = p->ws;
     if (!ws)
         return;
-    struct vmk_object *o = atomic_load_explicit(&ws->sys->frames.map[f].obj, memory_order_acquire);
+    struct frame *fr = &ws->sys->frames.map[f];
+    struct vmk_object *o = atomic_load_explicit(&fr->obj, memory_order_acquire);
     if (!o)
         return;
-    uint32_t t = now_ms(ws);
-    /* The frame's old stamp belonged to the page that left: its count stays. */
-    atomic_store_explicit(&ws->stamp[f], t + 1, memory_order_relaxed);
+    uint32_t t = now_ms(ws), fp = page_fp(o, atomic_load_explicit(&fr->page, memory_order_relaxed));
+    /* The page that held the frame before left; its count stays, its shadow
+     * remembers where (a victim's shadow is already there: who[f] was
+     * cleared then). */
+    uint32_t old_fp = atomic_exchange_explicit(&ws->who[f], fp, memory_order_relaxed);
+    uint32_t old = atomic_exchange_explicit(&ws->stamp[f], t + 1, memory_order_relaxed);
+    if (old_fp && old)
+        shadow_put(ws, old_fp, old);
     atomic_store_explicit(&ws->flags[f], F_FRESH, memory_order_relaxed);
-    count_ref(ws, o, t / ws->bucket_ms, 1, true);
+    /* Back within the window: move its count rather than add one. */
+    uint32_t was = shadow_take(ws, fp);
+    uint32_t bo = was ? (was - 1) / ws->bucket_ms : 0, bn = t / ws->bucket_ms;
+    if (was && was - 1 <= t && bo == bn)
+        return;
+    if (was)
+        count_ref(ws, o, bo, -1, false);
+    count_ref(ws, o, bn, 1, true);
 }
 
 bool ws_referenced(struct vmk_system *sys, struct victim *v)
@@ -196,6 +286,18 @@ bool ws_referenced(struct vmk_system *sys, struct victim *v)
     if (ref && !(fl & F_FRESH))
         restamp(ws, v->obj, v->frame, now_ms(ws));
     return ref || (fl & F_SOFT);
+}
+
+struct victim ws_victim(struct vmk_system *sys, struct victim v)
+{
+    struct workingset *ws = ws_of(sys);
+    if (!ws)
+        return v;
+    uint32_t fp = atomic_exchange_explicit(&ws->who[v.frame], 0, memory_order_relaxed);
+    uint32_t st = atomic_load_explicit(&ws->stamp[v.frame], memory_order_relaxed);
+    if (fp && st)
+        shadow_put(ws, fp, st);
+    return v;
 }
 
 bool ws_peek(struct vmk_system *sys, const struct victim *v)
@@ -253,6 +355,12 @@ static uint32_t env_tau_ms(void)
     return (uint32_t)v;
 }
 
+static void ws_free(struct workingset *ws)
+{
+    free((void *)ws->stamp), free((void *)ws->flags), free((void *)ws->who);
+    free((void *)ws->shadow), free(ws);
+}
+
 int ws_init(struct policy *p, uint32_t nframes)
 {
     p->ws = NULL;
@@ -269,15 +377,24 @@ int ws_init(struct policy *p, uint32_t nframes)
     ws->start_ns = coarse_ns();
     ws->stamp = calloc(nframes, sizeof *ws->stamp);
     ws->flags = calloc(nframes, sizeof *ws->flags);
-    if (!ws->stamp || !ws->flags) {
-        free((void *)ws->stamp), free((void *)ws->flags), free(ws);
+    ws->who = calloc(nframes, sizeof *ws->who);
+    uint32_t nb = 1;
+    while ((uint64_t)nb * SH_WAYS < (uint64_t)SH_PER_FRAME * nframes &&
+           (uint64_t)nb * SH_WAYS < SH_MAX)
+        nb *= 2;
+    ws->shmask = nb - 1;
+    ws->shadow = aligned_alloc(64, (size_t)nb * SH_WAYS * sizeof *ws->shadow);
+    if (ws->shadow)
+        memset((void *)ws->shadow, 0, (size_t)nb * SH_WAYS * sizeof *ws->shadow);
+    if (!ws->stamp || !ws->flags || !ws->who || !ws->shadow) {
+        ws_free(ws);
         return -ENOMEM;
     }
     p->ws = ws;
     int r = ws_sampler_start(ws->sys, &ws->sampler);
     if (r < 0) {
         p->ws = NULL;
-        free((void *)ws->stamp), free((void *)ws->flags), free(ws);
+        ws_free(ws);
     }
     return r;
 }
@@ -289,5 +406,5 @@ void ws_fini(struct policy *p)
         return;
     ws_sampler_stop(ws->sampler);
     p->ws = NULL;
-    free((void *)ws->stamp), free((void *)ws->flags), free(ws);
+    ws_free(ws);
 }

@@ -6,8 +6,9 @@
  * fini, ws_filled from its filled callback, and it reads reference bits only
  * through ws_referenced (the policy is about to sample the page: it clears
  * REF and unmaps it when this returns true) or ws_peek (a look that changes
- * nothing).  That is what lets the sampler clear REF bits without taking
- * the references away from the policy.
+ * nothing), and it passes every victim it returns through ws_victim.
+ * That is what lets the sampler clear REF bits without taking the
+ * references away from the policy, and a page's return be recognised.
  */
 #ifndef VMK_WORKINGSET_H
 #define VMK_WORKINGSET_H
@@ -38,6 +39,9 @@ void ws_filled(struct policy *p, uint32_t f);
 bool ws_referenced(struct vmk_system *sys, struct victim *v);
 /* The same question without consuming or counting anything. */
 bool ws_peek(struct vmk_system *sys, const struct victim *v);
+/* The taken page v is chosen as a victim: leave its shadow (so a return is
+ * not counted twice).  Returns v, for `out[got++] = ws_victim(sys, v)`. */
+struct victim ws_victim(struct vmk_system *sys, struct victim v);
 
 /* Pages of the space (or system) whose counters are c referenced within the
  * last tau; 0 when the estimate is off. */

@@ -12,7 +12,11 @@
  *      exceeds the frames: the evicted part of the window counts) +-25%;
  *      the system's figure is the sum of the two +-25%;
  *   3. the hot thread stops: 1.6 s later (tau plus the sampling delay) the
- *      hot space's working set has fallen below H/4.
+ *      hot space's working set has fallen below H/4;
+ *   4. a third space cycles over 1.5x the frames, writing every page: it
+ *      thrashes, every page is evicted and faulted back many times per
+ *      tau, and its working set must still be its T distinct pages +-25%
+ *      (each return is recognised by its shadow, not counted anew).
  * Each figure is the median of 5 readings 100 ms apart; the truth for the
  * scan is counted from the scanner's own log of (time, pages touched).
  */
@@ -28,7 +32,25 @@
 #define TAU     1.0
 
 static unsigned char *hot, *cold;
-static _Atomic int hot_run = 1, scan_run = 0, stop_all = 0;
+static _Atomic int hot_run = 1, scan_run = 0, stop_all = 0, cycle_run = 0;
+static unsigned char *cyc;
+static size_t ncyc;
+static _Atomic uint64_t cycles;
+
+static void *cycle_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&cycle_run)) {          /* 0: wait, 1: run, 2: quit */
+        struct timespec ts = { 0, 2000000 };
+        nanosleep(&ts, NULL);
+    }
+    while (atomic_load(&cycle_run) == 1) {
+        for (size_t p = 0; p < ncyc; p++)
+            ((volatile uint64_t *)(cyc + p * TPAGE))[1]++;
+        atomic_fetch_add(&cycles, 1);
+    }
+    return NULL;
+}
 
 /* The scanner's log: pages touched by time, one entry per chunk. */
 #define LOGN 4096
@@ -137,7 +159,10 @@ int main(void)
     vmk_system *s;
     int r = vmk_system_open(&s, &c);
     CHECK(r == 0, "open: %s", vmk_strerror(r));
-    vmk_space *hs = new_space(s), *cs = new_space(s);
+    vmk_space *hs = new_space(s), *cs = new_space(s), *ys = new_space(s);
+    ncyc = LIMIT / TPAGE * 3 / 2;
+    cyc = vmk_map_anon(ys, ncyc * TPAGE, VMK_PROT_READ | VMK_PROT_WRITE);
+    CHECK(cyc, "map");
     hot = vmk_map_anon(hs, HOT * TPAGE, VMK_PROT_READ | VMK_PROT_WRITE);
     cold = vmk_map_anon(cs, SCAN * TPAGE, VMK_PROT_READ | VMK_PROT_WRITE);
     CHECK(hot && cold, "map");
@@ -145,7 +170,8 @@ int main(void)
         fill_page(hot + p * TPAGE, 1, p);
     CHECK(get_stats(s).working_set_tau_ms == 1000, "tau %llu ms, want the default 1000",
           ULL(get_stats(s).working_set_tau_ms));
-    pthread_t th, ts;
+    pthread_t th, ts, tc;
+    CHECK(pthread_create(&tc, NULL, cycle_main, NULL) == 0, "thread");
     CHECK(pthread_create(&th, NULL, hot_main, NULL) == 0, "thread");
     CHECK(pthread_create(&ts, NULL, scan_main, NULL) == 0, "thread");
 
@@ -182,9 +208,32 @@ int main(void)
     printf("hot set idle for 1.6 s: working set %llu\n", ULL(d.hot));
     EXPECT(d.hot < HOT / 4, "idle hot space still has a working set of %llu pages", ULL(d.hot));
 
+    atomic_store(&scan_run, 0);         /* 4: a space that thrashes */
     atomic_store(&stop_all, 1);
-    pthread_join(th, NULL);
     pthread_join(ts, NULL);
+    pthread_join(th, NULL);
+    atomic_store(&cycle_run, 1);
+    sleep_s(1.5);
+    uint64_t y[5], c0 = atomic_load(&cycles), f0 = get_space_stats(ys).pages_zero_filled +
+                                                     get_space_stats(ys).pages_swapped_in;
+    double t0 = now_s();
+    for (int i = 0; i < 5; i++) {
+        y[i] = get_space_stats(ys).working_set;
+        sleep_s(0.1);
+    }
+    vmk_stats ysst = get_space_stats(ys);
+    double fill_rate = (double)(ysst.pages_zero_filled + ysst.pages_swapped_in - f0) / (now_s() - t0);
+    uint64_t ncycles = atomic_load(&cycles) - c0;
+    qsort(y, 5, sizeof y[0], cmp_u64);
+    printf("a space cycling over %zu pages (%.1f cycles/s, %.0f pages filled/s, %llu refaults): "
+           "working set %llu\n", ncyc, (double)ncycles / 0.5, fill_rate, ULL(ysst.refaults), ULL(y[2]));
+    EXPECT(ncycles >= 1 && fill_rate > (double)ncyc, "the cycling space must refill its pages "
+           "more than once per tau (%llu cycles, %.0f fills/s)", ULL(ncycles), fill_rate);
+    EXPECT(within(y[2], (double)ncyc, 0.25), "thrashing space: working set %llu, want its %zu pages "
+           "+-25%%", ULL(y[2]), ncyc);
+    atomic_store(&cycle_run, 2);
+    pthread_join(tc, NULL);
+    st = get_stats(s);
     vmk_stats_print(&st, stdout);
     vmk_system_close(s);
     EXPECT_DONE();
