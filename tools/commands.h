@@ -7,3 +7,5 @@ int vmk_cmd_trace(int argc, char **argv);
 int vmk_cmd_stress(int argc, char **argv);
 /* vmkit bench: vmkit against the kernel, same work, same run; ratio table and reports (tools/bench.c). */
 int vmk_cmd_bench(int argc, char **argv);
+/* vmkit plot: SVG miss-ratio curves, working sets and fault rates over time (tools/plot.c). */
+int vmk_cmd_plot(int argc, char **argv);

@@ -15,6 +15,7 @@ int vmk_cmd_demo(int argc, char **argv);
 __attribute__((weak)) int vmk_cmd_stress(int argc, char **argv);
 __attribute__((weak)) int vmk_cmd_sim(int argc, char **argv);
 __attribute__((weak)) int vmk_cmd_trace(int argc, char **argv);
+__attribute__((weak)) int vmk_cmd_plot(int argc, char **argv);
 __attribute__((weak)) int vmk_cmd_bench(int argc, char **argv);
 
 struct command {
@@ -39,7 +40,7 @@ static int usage(FILE *f, const struct command *cmds, size_t n)
         if (cmds[i].fn)
             fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].what);
     fprintf(f, "\nenvironment: VMK_MEMORY_LIMIT, VMK_SWAP_PATH, VMK_SWAP_SIZE, VMK_POLICY,\n"
-               "VMK_FAULT_AROUND, VMK_RECLAIM_BATCH, VMK_KSWAPD, VMK_TRACE, VMK_VERBOSE\n");
+               "VMK_FAULT_AROUND, VMK_RECLAIM_BATCH, VMK_KSWAPD, VMK_TRACE, VMK_WS_TAU_MS, VMK_VERBOSE\n");
     return f == stderr ? 2 : 0;
 }
 
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
         { "stress", vmk_cmd_stress, "randomized operations from many threads against a model" },
         { "sim", vmk_cmd_sim, "replacement policies on reference strings and recorded traces" },
         { "trace", vmk_cmd_trace, "print a recorded fault trace as text, with a summary" },
+        { "plot", vmk_cmd_plot, "SVG plots: miss-ratio curves, working sets and fault rates over time" },
         { "bench", vmk_cmd_bench, "vmkit against the kernel, same work, same run: ratios and reports" },
         { "version", cmd_version, "print the version" },
     };
