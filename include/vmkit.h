@@ -271,6 +271,15 @@ typedef struct vmk_stats {
                                    docs/CONCEPTS.md */
     uint64_t working_set_tau_ms; /* tau: VMK_WS_TAU_MS, default 1000; 0 turns
                                    the estimate and its sampler off */
+    uint64_t file_readahead;    /* file pages read by a fault besides the page
+                                   it needed: the window of a sequential or
+                                   strided reader (largest: VMK_FILE_READAHEAD
+                                   pages, default 64, 0 turns it off) */
+    uint64_t file_readahead_hits; /* of those, pages the reader then went
+                                   through (its next fault came after them) */
+    uint64_t file_readahead_waste; /* of those, pages evicted before the
+                                   reader came to them (or whose reader was
+                                   given up); the rest are still pending */
 } vmk_stats;
 
 /* System-wide counters.  Errors: -EINVAL. */

@@ -33,6 +33,7 @@
 #include "internal.h"
 #include "io.h"
 #include "mmu.h"
+#include "readahead.h"
 #include "store.h"
 #include <fcntl.h>
 #include <stdlib.h>
@@ -67,43 +68,11 @@ static int file_read_pages(struct vmk_system *sys, int fd, uint64_t fpage, void 
     return 0;
 }
 
-/* Fault on a never-read page of a file object (entry locked, 0). */
-int file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write)
+/* Map the n pages just read for a fault: clean and write-protected, but for
+ * the faulting page of a write, which is dirty at once. */
+static void publish_run(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32_t n,
+                        const uint32_t *fr, uint64_t *vals, uintptr_t addr, int write)
 {
-    struct vmk_object *o = vma->obj;
-    uint64_t vals[FA_MAX], size = 0;
-    uint32_t fr[FA_MAX];
-    uint64_t fpage = o->file_pgoff + pg;
-    int r = file_size(o->file_fd, &size);
-    if (r == 0 && (fpage << PAGE_SHIFT_) >= size)
-        r = -ENXIO;                                   /* beyond the end: SIGBUS */
-    if (r < 0) {
-        pte_unlock(&o->ptes[pg], 0);
-        return r;
-    }
-    uint64_t avail = ((size + PAGE_SIZE_ - 1) >> PAGE_SHIFT_) - fpage;
-    uint32_t want = fault_window(sys, vma, pg);
-    if (want > avail)
-        want = (uint32_t)avail;
-    uint32_t n = fault_lock_none(vma, pg, want, vals);
-    int got = fault_frames(sys, o, pg, n, vals, fr);
-    if (got < 0)
-        return got;
-    n = (uint32_t)got;
-    int bi;
-    char *buf = bounce_get(sys, &bi);
-    size_t len = (size_t)n << PAGE_SHIFT_;
-    r = file_read_pages(sys, o->file_fd, fpage, buf, n);
-    if (r == 0 && n > 1)                   /* streaming: start the next window now */
-        readahead(o->file_fd, (off64_t)((fpage + n) << PAGE_SHIFT_), len);
-    uintptr_t addr = vma_addr(vma, pg);
-    if (r == 0)
-        r = mmu_copy(sys->uffd, addr, buf, len, true);
-    bounce_put(sys, bi);
-    if (r < 0) {
-        ctr_add(&sys->ctr, C_IO_ERRORS, 1);
-        return fault_abort(sys, o, pg, n, fr, vals, r);
-    }
     for (uint32_t i = 0; i < n; i++)
         vals[i] = PTE_RES | PTE_MAPPED | PTE_REF;
     if (write) {
@@ -111,8 +80,150 @@ int file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write
         mmu_writeprotect(sys->uffd, addr, PAGE_SIZE_, false);
     }
     fault_publish(sys, o, pg, n, fr, vals);
+}
+
+/*
+ * A run: pg (locked) and the never-read pages after it, want in all at
+ * most, read with one request and mapped with one UFFDIO_COPY; the plan's
+ * prefetch is started between the two.  Returns the pages brought in, or
+ * -errno with every page unlocked.
+ */
+static int fault_run(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan,
+                     int write)
+{
+    struct vmk_object *o = vma->obj;
+    size_t pg = plan->pg;
+    uint64_t vals[FA_MAX];
+    uint32_t fr[FA_MAX];
+    uint32_t n = fault_lock_none(vma, pg, plan->n, vals);
+    int got = fault_frames(sys, o, pg, n, vals, fr);
+    if (got < 0)
+        return got;
+    n = (uint32_t)got;
+    int bi;
+    char *buf = bounce_get(sys, &bi);
+    uintptr_t addr = vma_addr(vma, pg);
+    int r = file_read_pages(sys, o->file_fd, o->file_pgoff + pg, buf, n);
+    if (r == 0) {
+        ra_prefetch(o, plan);
+        r = mmu_copy(sys->uffd, addr, buf, (size_t)n << PAGE_SHIFT_, true);
+    }
+    bounce_put(sys, bi);
+    if (r < 0) {
+        ctr_add(&sys->ctr, C_IO_ERRORS, 1);
+        return fault_abort(sys, o, pg, n, fr, vals, r);
+    }
+    publish_run(sys, o, pg, n, fr, vals, addr, write);
+    return (int)n;
+}
+
+/* Lock pg + stride, pg + 2 stride, ... while never touched and free of BUSY
+ * (pg itself is locked by the caller).  Returns the count, pg included. */
+static uint32_t lock_lattice(struct vmk_vma *vma, size_t pg, uint32_t stride, uint32_t want)
+{
+    size_t end = vma_page(vma, vma->end);
+    uint32_t n = 1;
+    while (n < want && pg + (size_t)n * stride < end) {
+        pte_t *e = &vma->obj->ptes[pg + (size_t)n * stride];
+        uint64_t v;
+        if (!pte_trylock(e, &v))
+            break;
+        if (v) {
+            pte_unlock(e, v);
+            break;
+        }
+        n++;
+    }
+    return n;
+}
+
+static void unlock_lattice(struct vmk_object *o, size_t pg, uint32_t stride, uint32_t from,
+                           uint32_t to)
+{
+    for (uint32_t i = from; i < to; i++)
+        pte_unlock(&o->ptes[pg + (size_t)i * stride], 0);
+}
+
+/* Read the n pages of the lattice into buf, one request each (the plan's
+ * prefetch has usually put them in the kernel's page cache), then map them
+ * one by one.  0 or -errno. */
+static int read_lattice(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan,
+                        uint32_t n, char *buf, int write)
+{
+    struct vmk_object *o = vma->obj;
+    int r = 0;
+    for (uint32_t i = 0; i < n && r == 0; i++)
+        r = file_read_pages(sys, o->file_fd, o->file_pgoff + plan->pg + (size_t)i * plan->stride,
+                            buf + ((size_t)i << PAGE_SHIFT_), 1);
+    if (r == 0)
+        ra_prefetch(o, plan);
+    for (uint32_t i = 0; i < n && r == 0; i++)
+        r = mmu_copy(sys->uffd, vma_addr(vma, plan->pg + (size_t)i * plan->stride),
+                     buf + ((size_t)i << PAGE_SHIFT_), PAGE_SIZE_, !(write && i == 0));
+    return r;
+}
+
+/*
+ * Strided: pg (locked) and every stride-th page after it, plan->n at most,
+ * as far as they are never read and free.  Returns the pages brought in, or
+ * -errno with every page unlocked and nothing left in the frame-store.
+ */
+static int fault_strided(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan,
+                         int write)
+{
+    struct vmk_object *o = vma->obj;
+    size_t pg = plan->pg, st = plan->stride;
+    uint32_t fr[FA_MAX];
+    uint32_t n = lock_lattice(vma, pg, plan->stride, plan->n);
+    int got = frames_get(sys, 1, n, fr);
+    unlock_lattice(o, pg, plan->stride, got < 0 ? 0 : (uint32_t)got, n);
+    if (got < 0)
+        return got;
+    n = (uint32_t)got;
+    int bi;
+    char *buf = bounce_get(sys, &bi);
+    int r = read_lattice(sys, vma, plan, n, buf, write);
+    bounce_put(sys, bi);
+    if (r < 0) {
+        ctr_add(&sys->ctr, C_IO_ERRORS, 1);
+        for (uint32_t i = 0; i < n; i++)
+            store_punch(sys->store_fd, o->base + ((uint64_t)(pg + i * st) << PAGE_SHIFT_), PAGE_SIZE_);
+        frames_free(&sys->frames, fr, n);
+        unlock_lattice(o, pg, plan->stride, 0, n);
+        return r;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t v = PTE_RES | PTE_MAPPED | PTE_REF | (write && i == 0 ? PTE_DIRTY : 0);
+        fault_publish(sys, o, pg + i * st, 1, &fr[i], &v);
+    }
+    return (int)n;
+}
+
+/*
+ * Fault on a never-read page of a file object (entry locked, 0).  The
+ * readahead of its stream (readahead.c) says which pages come with it: a
+ * run, every stride-th page, or just this one.
+ */
+int file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write)
+{
+    struct vmk_object *o = vma->obj;
+    uint64_t size = 0, fpage = o->file_pgoff + pg;
+    int r = file_size(o->file_fd, &size);
+    if (r == 0 && (fpage << PAGE_SHIFT_) >= size)
+        r = -ENXIO;                                   /* beyond the end: SIGBUS */
+    if (r < 0) {
+        pte_unlock(&o->ptes[pg], 0);
+        return r;
+    }
+    struct ra_plan plan;
+    ra_plan(sys, o, pg, ((size + PAGE_SIZE_ - 1) >> PAGE_SHIFT_) - fpage, &plan);
+    int got = plan.stride == 1 ? fault_run(sys, vma, &plan, write)
+                               : fault_strided(sys, vma, &plan, write);
+    if (got < 0)
+        return got;
+    ra_record(sys, o, &plan, (uint32_t)got);
     fault_count(sys, o->owner, C_FAULTS_MAJOR, 1);
-    fault_count(sys, o->owner, C_FILE_READ, n);
+    fault_count(sys, o->owner, C_FILE_READ, got);
     return TR_MAJOR;
 }
 
@@ -256,6 +367,7 @@ static struct vmk_object *shared_object(struct vmk_space *as, int fd, const stru
             close(o->file_fd);
             o->file_fd = nfd;
             o->file_writable = true;
+            ra_attach(o);          /* readahead state follows the descriptor; none if it fails */
         }
         return o;
     }
@@ -267,8 +379,8 @@ static struct vmk_object *shared_object(struct vmk_space *as, int fd, const stru
         return NULL;
     }
     o->file_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (o->file_fd < 0) {
-        *err = -errno;
+    *err = o->file_fd < 0 ? -errno : ra_attach(o);
+    if (*err < 0) {
         o->nvmas = 1;
         object_del_vma(o, NULL);
         return NULL;
@@ -323,10 +435,11 @@ VMK_API void *vmk_map_file(vmk_space *as, int fd, off_t offset, size_t len, int 
             o->file_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
             o->file_pgoff = fpage;
             o->file_writable = writable;
+            err = o->file_fd < 0 ? -errno : ra_attach(o);
         }
     }
     void *p = NULL;
-    if (o && o->file_fd >= 0)
+    if (o && o->file_fd >= 0 && err == 0)
         p = mmu_map(sys->uffd, sys->store_fd, o->base + ((uint64_t)pgoff << PAGE_SHIFT_),
                     npages << PAGE_SHIFT_, prot, &err);
     if (p) {

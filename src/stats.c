@@ -32,6 +32,9 @@ static void fill(struct vmk_system *sys, struct vmk_counters *c, vmk_stats *out)
     out->shared_resident = c == &sys->ctr ? ctr_get(&sys->fork_space.ctr, C_RESIDENT) : 0;
     out->working_set = ws_estimate(sys, c);
     out->working_set_tau_ms = ws_tau_ms(sys);
+    out->file_readahead = ctr_get(c, C_FILE_RA);
+    out->file_readahead_hits = ctr_get(c, C_FILE_RA_HITS);
+    out->file_readahead_waste = ctr_get(c, C_FILE_RA_WASTE);
     swap_usage(&sys->swap, &out->swap_used, &out->swap_total);
     out->frames_total = sys->frames.n;
 }
@@ -89,6 +92,13 @@ VMK_API void vmk_stats_print(const vmk_stats *s, FILE *f)
     if (s->pages_file_read || s->pages_file_written)
         fprintf(f, "file pages        %12llu read, %llu written back\n",
                 (unsigned long long)s->pages_file_read, (unsigned long long)s->pages_file_written);
+    if (s->file_readahead) {
+        uint64_t settled = s->file_readahead_hits + s->file_readahead_waste;
+        fprintf(f, "file readahead    %12llu  (hits %llu, waste %llu, pending %llu)\n",
+                (unsigned long long)s->file_readahead, (unsigned long long)s->file_readahead_hits,
+                (unsigned long long)s->file_readahead_waste,
+                (unsigned long long)(settled < s->file_readahead ? s->file_readahead - settled : 0));
+    }
     fprintf(f, "resident          %12llu  (peak %llu of %llu frames)\n",
             (unsigned long long)s->resident, (unsigned long long)s->resident_peak,
             (unsigned long long)s->frames_total);

@@ -1,0 +1,44 @@
+/*
+ * readahead.h - on-demand readahead of file pages (readahead.c).
+ *
+ * file_fault asks ra_plan which pages to bring in with the faulting one (a
+ * run, or every stride-th page), reads and maps them, then tells ra_record
+ * how many it got and starts the kernel's reads of the pages the stream
+ * will want next (ra_prefetch).  No malloc, no stdio: all of it runs in the
+ * SIGBUS handler, on state made by ra_attach when the file is mapped.
+ */
+#ifndef VMK_READAHEAD_H
+#define VMK_READAHEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vmk_system;
+struct vmk_object;
+
+#define RA_MAX_DEFAULT 64            /* VMK_FILE_READAHEAD's default, pages */
+
+struct ra_plan {
+    size_t pg;                       /* the faulting object page */
+    uint32_t stride;                 /* pages between the window's pages; 1: a run */
+    uint32_t n;                      /* pages wanted: pg, pg + stride, ...; 1: just pg */
+    size_t ahead;                    /* first object page to prefetch (readahead(2)) */
+    uint32_t ahead_n;                /* pages of the lattice to prefetch from there; 0: none */
+    int slot;                        /* the stream, -1: none */
+    uint32_t gen;                    /* the stream's generation when planned */
+};
+
+/* Give a file object (its file_fd set) readahead state; the maplock is held
+ * exclusive.  Reads VMK_FILE_READAHEAD.  0 or -ENOMEM. */
+int  ra_attach(struct vmk_object *o);
+/* Decide the window of a fault on never-read object page pg (the file has
+ * avail pages from there on; the entry of pg is locked). */
+void ra_plan(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint64_t avail,
+             struct ra_plan *p);
+/* The fault brought got pages of the planned window in (got >= 1). */
+void ra_record(struct vmk_system *sys, struct vmk_object *o, const struct ra_plan *p,
+               uint32_t got);
+/* Start the kernel's reads of the pages the plan will want next. */
+void ra_prefetch(struct vmk_object *o, const struct ra_plan *p);
+
+#endif
