@@ -25,6 +25,7 @@
 
 int vmk_cmd_demo(int argc, char **argv);
 int vmk_cmd_demo_fork(int argc, char **argv);
+int vmk_cmd_demo_file(int argc, char **argv);
 
 struct demo {
     size_t size, limit, npages, ops;
@@ -194,6 +195,7 @@ static long proc_status_kb(const char *key)
 static int demo_usage(void)
 {
     printf("usage: vmkit demo fork [--size 512M]   (copy-on-write fork; vmkit demo fork --help)\n"
+           "       vmkit demo file [--size 1G] [--limit 128M]   (a mapped file; vmkit demo file --help)\n"
            "       vmkit demo [--size 1G] [--limit 64M] [--threads 4] [--ops N] [--seed N]\n"
            "                  [--swap PATH] [--policy clock|fifo]\n"
            "Maps --size of anonymous memory over a budget of --limit, then fills it, reads it\n"
@@ -237,6 +239,8 @@ int vmk_cmd_demo(int argc, char **argv)
                       .seed = (uint64_t)time(NULL) };
     if (argc > 1 && !strcmp(argv[1], "fork"))
         return vmk_cmd_demo_fork(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "file"))
+        return vmk_cmd_demo_file(argc - 1, argv + 1);
     int r = parse_args(&d, argc, argv);
     if (r)
         return r == 1 ? 0 : r;
