@@ -68,68 +68,96 @@ static int file_read_pages(struct vmk_system *sys, int fd, uint64_t fpage, void 
     return 0;
 }
 
-/* Map the n pages just read for a fault: clean and write-protected, but for
- * the faulting page of a write, which is dirty at once. */
-static void publish_run(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32_t n,
-                        const uint32_t *fr, uint64_t *vals, uintptr_t addr, int write)
-{
-    for (uint32_t i = 0; i < n; i++)
-        vals[i] = PTE_RES | PTE_MAPPED | PTE_REF;
-    if (write) {
-        vals[0] |= PTE_DIRTY;
-        mmu_writeprotect(sys->uffd, addr, PAGE_SIZE_, false);
-    }
-    fault_publish(sys, o, pg, n, fr, vals);
-}
-
 /*
- * A run: pg (locked) and the never-read pages after it, want in all at
- * most, read with one request and mapped with one UFFDIO_COPY; the plan's
- * prefetch is started between the two.  Returns the pages brought in, or
- * -errno with every page unlocked.
+ * Bring in the run [first, first + n) (locked, frames fr) around the
+ * faulting page plan->pg: one read, the plan's prefetch started, one
+ * UFFDIO_COPY; clean and write-protected but for the faulting page of a
+ * write, dirty at once.  Returns n, or -errno with the pages unlocked.
  */
-static int fault_run(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan,
-                     int write)
+static int run_in(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan,
+                  size_t first, uint32_t n, const uint32_t *fr, uint64_t *vals, int write)
 {
     struct vmk_object *o = vma->obj;
-    size_t pg = plan->pg;
-    uint64_t vals[FA_MAX];
-    uint32_t fr[FA_MAX];
-    uint32_t n = fault_lock_none(vma, pg, plan->n, vals);
-    int got = fault_frames(sys, o, pg, n, vals, fr);
-    if (got < 0)
-        return got;
-    n = (uint32_t)got;
     int bi;
     char *buf = bounce_get(sys, &bi);
-    uintptr_t addr = vma_addr(vma, pg);
-    int r = file_read_pages(sys, o->file_fd, o->file_pgoff + pg, buf, n);
+    int r = file_read_pages(sys, o->file_fd, o->file_pgoff + first, buf, n);
     if (r == 0) {
         ra_prefetch(o, plan);
-        r = mmu_copy(sys->uffd, addr, buf, (size_t)n << PAGE_SHIFT_, true);
+        r = mmu_copy(sys->uffd, vma_addr(vma, first), buf, (size_t)n << PAGE_SHIFT_, true);
     }
     bounce_put(sys, bi);
     if (r < 0) {
         ctr_add(&sys->ctr, C_IO_ERRORS, 1);
-        return fault_abort(sys, o, pg, n, fr, vals, r);
+        return fault_abort(sys, o, first, n, fr, vals, r);
     }
-    publish_run(sys, o, pg, n, fr, vals, addr, write);
+    for (uint32_t i = 0; i < n; i++)
+        vals[i] = PTE_RES | PTE_MAPPED | PTE_REF;
+    if (write) {
+        vals[plan->pg - first] |= PTE_DIRTY;
+        mmu_writeprotect(sys->uffd, vma_addr(vma, plan->pg), PAGE_SIZE_, false);
+    }
+    fault_publish(sys, o, first, n, fr, vals);
     return (int)n;
 }
 
-/* Lock pg + stride, pg + 2 stride, ... while never touched and free of BUSY
- * (pg itself is locked by the caller).  Returns the count, pg included. */
-static uint32_t lock_lattice(struct vmk_vma *vma, size_t pg, uint32_t stride, uint32_t want)
+/* A run up: the faulting page (locked) and the never-read pages after it. */
+static int fault_run(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan,
+                     int write)
 {
-    size_t end = vma_page(vma, vma->end);
-    uint32_t n = 1;
-    while (n < want && pg + (size_t)n * stride < end) {
-        pte_t *e = &vma->obj->ptes[pg + (size_t)n * stride];
+    uint64_t vals[FA_MAX];
+    uint32_t fr[FA_MAX];
+    uint32_t n = fault_lock_none(vma, plan->pg, plan->n, vals);
+    int got = fault_frames(sys, vma->obj, plan->pg, n, vals, fr);
+    return got < 0 ? got : run_in(sys, vma, plan, plan->pg, (uint32_t)got, fr, vals, write);
+}
+
+/* A run down: the faulting page (locked) and the never-read pages below it,
+ * as far as they are free (trylock) and in the VMA; frames for as many as
+ * can be had, the faulting page first. */
+static int fault_run_down(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan,
+                          int write)
+{
+    struct vmk_object *o = vma->obj;
+    size_t pg = plan->pg;
+    uint64_t vals[FA_MAX] = { 0 };
+    uint32_t fr[FA_MAX], n = 1;
+    while (n < plan->n && n <= pg - vma->pgoff) {
         uint64_t v;
-        if (!pte_trylock(e, &v))
+        if (!pte_trylock(&o->ptes[pg - n], &v))
             break;
         if (v) {
-            pte_unlock(e, v);
+            pte_unlock(&o->ptes[pg - n], v);
+            break;
+        }
+        n++;
+    }
+    int got = frames_get(sys, 1, n, fr);
+    fault_unlock_run(o, pg + 1 - n, n - (got < 0 ? 0 : (uint32_t)got), vals);
+    if (got < 0)
+        return got;
+    return run_in(sys, vma, plan, pg + 1 - (uint32_t)got, (uint32_t)got, fr, vals, write);
+}
+
+/* Page i of the plan's lattice. */
+static size_t lattice(const struct ra_plan *plan, uint32_t i)
+{
+    return (size_t)((int64_t)plan->pg + (int64_t)plan->stride * i);
+}
+
+/* Lock the lattice's pages after pg (pg itself is locked by the caller)
+ * while never touched, free of BUSY and in the VMA.  Returns the count, pg
+ * included. */
+static uint32_t lock_lattice(struct vmk_vma *vma, const struct ra_plan *plan)
+{
+    int64_t lo = (int64_t)vma->pgoff, end = (int64_t)vma_page(vma, vma->end);
+    uint32_t n = 1;
+    while (n < plan->n) {
+        int64_t p = (int64_t)lattice(plan, n);
+        uint64_t v;
+        if (p < lo || p >= end || !pte_trylock(&vma->obj->ptes[p], &v))
+            break;
+        if (v) {
+            pte_unlock(&vma->obj->ptes[p], v);
             break;
         }
         n++;
@@ -137,11 +165,11 @@ static uint32_t lock_lattice(struct vmk_vma *vma, size_t pg, uint32_t stride, ui
     return n;
 }
 
-static void unlock_lattice(struct vmk_object *o, size_t pg, uint32_t stride, uint32_t from,
+static void unlock_lattice(struct vmk_object *o, const struct ra_plan *plan, uint32_t from,
                            uint32_t to)
 {
     for (uint32_t i = from; i < to; i++)
-        pte_unlock(&o->ptes[pg + (size_t)i * stride], 0);
+        pte_unlock(&o->ptes[lattice(plan, i)], 0);
 }
 
 /* Read the n pages of the lattice into buf, one request each (the plan's
@@ -153,30 +181,30 @@ static int read_lattice(struct vmk_system *sys, struct vmk_vma *vma, const struc
     struct vmk_object *o = vma->obj;
     int r = 0;
     for (uint32_t i = 0; i < n && r == 0; i++)
-        r = file_read_pages(sys, o->file_fd, o->file_pgoff + plan->pg + (size_t)i * plan->stride,
+        r = file_read_pages(sys, o->file_fd, o->file_pgoff + lattice(plan, i),
                             buf + ((size_t)i << PAGE_SHIFT_), 1);
     if (r == 0)
         ra_prefetch(o, plan);
     for (uint32_t i = 0; i < n && r == 0; i++)
-        r = mmu_copy(sys->uffd, vma_addr(vma, plan->pg + (size_t)i * plan->stride),
-                     buf + ((size_t)i << PAGE_SHIFT_), PAGE_SIZE_, !(write && i == 0));
+        r = mmu_copy(sys->uffd, vma_addr(vma, lattice(plan, i)), buf + ((size_t)i << PAGE_SHIFT_),
+                     PAGE_SIZE_, !(write && i == 0));
     return r;
 }
 
 /*
- * Strided: pg (locked) and every stride-th page after it, plan->n at most,
- * as far as they are never read and free.  Returns the pages brought in, or
- * -errno with every page unlocked and nothing left in the frame-store.
+ * Strided: pg (locked) and every stride-th page from it, up or down,
+ * plan->n at most, as far as they are never read and free.  Returns the
+ * pages brought in, or -errno with every page unlocked and nothing left in
+ * the frame-store.
  */
 static int fault_strided(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan,
                          int write)
 {
     struct vmk_object *o = vma->obj;
-    size_t pg = plan->pg, st = plan->stride;
     uint32_t fr[FA_MAX];
-    uint32_t n = lock_lattice(vma, pg, plan->stride, plan->n);
+    uint32_t n = lock_lattice(vma, plan);
     int got = frames_get(sys, 1, n, fr);
-    unlock_lattice(o, pg, plan->stride, got < 0 ? 0 : (uint32_t)got, n);
+    unlock_lattice(o, plan, got < 0 ? 0 : (uint32_t)got, n);
     if (got < 0)
         return got;
     n = (uint32_t)got;
@@ -187,14 +215,15 @@ static int fault_strided(struct vmk_system *sys, struct vmk_vma *vma, const stru
     if (r < 0) {
         ctr_add(&sys->ctr, C_IO_ERRORS, 1);
         for (uint32_t i = 0; i < n; i++)
-            store_punch(sys->store_fd, o->base + ((uint64_t)(pg + i * st) << PAGE_SHIFT_), PAGE_SIZE_);
+            store_punch(sys->store_fd, o->base + ((uint64_t)lattice(plan, i) << PAGE_SHIFT_),
+                        PAGE_SIZE_);
         frames_free(&sys->frames, fr, n);
-        unlock_lattice(o, pg, plan->stride, 0, n);
+        unlock_lattice(o, plan, 0, n);
         return r;
     }
     for (uint32_t i = 0; i < n; i++) {
         uint64_t v = PTE_RES | PTE_MAPPED | PTE_REF | (write && i == 0 ? PTE_DIRTY : 0);
-        fault_publish(sys, o, pg + i * st, 1, &fr[i], &v);
+        fault_publish(sys, o, lattice(plan, i), 1, &fr[i], &v);
     }
     return (int)n;
 }
@@ -202,7 +231,7 @@ static int fault_strided(struct vmk_system *sys, struct vmk_vma *vma, const stru
 /*
  * Fault on a never-read page of a file object (entry locked, 0).  The
  * readahead of its stream (readahead.c) says which pages come with it: a
- * run, every stride-th page, or just this one.
+ * run up or down, every stride-th page, or just this one.
  */
 int file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write)
 {
@@ -217,8 +246,9 @@ int file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write
     }
     struct ra_plan plan;
     ra_plan(sys, o, pg, ((size + PAGE_SIZE_ - 1) >> PAGE_SHIFT_) - fpage, &plan);
-    int got = plan.stride == 1 ? fault_run(sys, vma, &plan, write)
-                               : fault_strided(sys, vma, &plan, write);
+    int got = plan.stride == 1    ? fault_run(sys, vma, &plan, write)
+              : plan.stride == -1 ? fault_run_down(sys, vma, &plan, write)
+                                  : fault_strided(sys, vma, &plan, write);
     if (got < 0)
         return got;
     ra_record(sys, o, &plan, (uint32_t)got);

@@ -19,12 +19,13 @@
  *              reader went through the whole window, whose pages count as
  *              hits; the window grows, x4 while small and x2 after, up to
  *              the maximum (VMK_FILE_READAHEAD, 64 pages by default).
- *   follows    the page lies a little after a stream's latest page (1 to
- *              RA_STRIDE_MAX pages).  The distance d is the stream's stride:
- *              d = 1 (sequential) starts readahead at once, with a small
- *              window (4 pages); another d starts it when it repeats (pages
- *              p, p+d, p+2d: strided access).  A stream that had a window
- *              and now jumps forward by d starts probing again.
+ *   follows    the page lies a little after or before a stream's latest
+ *              page (1 to RA_STRIDE_MAX pages).  The distance d is the
+ *              stream's stride: d = 1 or -1 (sequential, up or down, as the
+ *              two cursors of a quicksort partition) starts readahead at
+ *              once, with a small window (4 pages); another d starts it when
+ *              it repeats (pages p, p+d, p+2d: strided access).  A stream
+ *              that had a window and now leaves it by d starts probing again.
  *   new        none of these: the least recently used stream (a probing one
  *              rather than one with a window) is given up and the fault
  *              starts a new one, reading just its own page - random access
@@ -34,8 +35,8 @@
  *              than streams, or a stream that lost its slot).
  *
  * A window is the faulting page and the next n-1 pages of the stream's
- * lattice (pg, pg+stride, ...): runs are read with one request and mapped
- * with one UFFDIO_COPY, strided pages one by one (file.c).  After it, the
+ * lattice (pg, pg+stride, ...): runs, up or down, are read with one request
+ * and mapped with one UFFDIO_COPY, strided pages one by one (file.c).  After it, the
  * kernel is asked (readahead(2)) for the pages of the next windows, so the
  * next fault finds them in its page cache: the device works while the
  * reader reads.  Prefetching goes RA_AHEAD_WINDOWS windows past the one
@@ -75,16 +76,19 @@
 #define RA_FD_CHUNKS     4096     /* descriptors below 1 Mi have readahead state */
 #define RA_TRIES         64       /* trylock attempts before a fault goes without */
 
+/* Pages are signed here: a stream may go down (stride < 0), and a window
+ * may reach below page 0 on paper; such pages are never read. */
 struct ra_stream {
-    uint64_t last;        /* its latest page: the fault (probing), the window's last (active) */
-    uint64_t next;        /* active: where its next fault is expected, just past its window */
-    uint64_t win;         /* page of bit 0 of pending */
+    int64_t last;         /* its latest page: the fault (probing), the window's last (active) */
+    int64_t next;         /* active: where its next fault is expected, just past its window */
+    int64_t win;          /* page of bit 0 of pending */
+    int64_t prefetched;   /* active, if pf: readahead(2) issued up to here (excluded) */
     uint64_t pending;     /* bit i: page win + i * stride read ahead, not settled yet */
-    uint64_t prefetched;  /* active: readahead(2) issued up to this page */
     uint64_t used;        /* LRU stamp; 0: never used */
-    uint32_t stride;      /* distance between its pages; 0: not known yet */
+    int32_t stride;       /* distance between its pages, < 0 going down; 0: not known yet */
     uint32_t size;        /* active: pages per window; 0: probing */
     uint32_t gen;         /* bumped at each window: ra_record checks its plan still holds */
+    bool pf;              /* prefetched is valid */
 };
 
 struct ra_state {
@@ -111,6 +115,23 @@ static struct ra_state *ra_of(struct vmk_object *o)
     struct ra_state *st = &c[fd % RA_FD_CHUNK];
     return atomic_load_explicit(&st->obj, memory_order_acquire) == o ? st : NULL;
 }
+
+/* Page i of the lattice from base. */
+static int64_t lat(int64_t base, int32_t stride, int64_t i)
+{
+    return base + (int64_t)stride * i;
+}
+
+/* k >= 0 with q = from + k * stride, or -1: q is not on the lattice ahead. */
+static int64_t steps(int64_t from, int32_t stride, int64_t q)
+{
+    int64_t d = q - from;
+    if (!stride || d % stride)
+        return -1;
+    return d / stride >= 0 ? d / stride : -1;
+}
+
+static int64_t absd(int64_t d) { return d < 0 ? -d : d; }
 
 static uint32_t env_max(void)
 {
@@ -181,9 +202,9 @@ static uint32_t next_size(uint32_t cur, uint32_t max)
     return max;
 }
 
-static bool resident(struct vmk_object *o, uint64_t pg)
+static bool resident(struct vmk_object *o, int64_t pg)
 {
-    return pg < o->npages && (pte_read(&o->ptes[pg]) & PTE_RES);
+    return pg >= 0 && (uint64_t)pg < o->npages && (pte_read(&o->ptes[pg]) & PTE_RES);
 }
 
 /* The reader went past every pending page of s: they were used. */
@@ -198,7 +219,7 @@ static void settle_passed(struct ra_stream *s, struct tally *t)
 static void settle_abandoned(struct vmk_object *o, struct ra_stream *s, struct tally *t)
 {
     for (uint64_t b = s->pending; b; b &= b - 1)
-        if (!resident(o, s->win + (uint64_t)__builtin_ctzll(b) * s->stride))
+        if (!resident(o, lat(s->win, s->stride, __builtin_ctzll(b))))
             t->waste++;
     s->pending = 0;
 }
@@ -206,15 +227,15 @@ static void settle_abandoned(struct vmk_object *o, struct ra_stream *s, struct t
 /* A fault on page q of s's window, read ahead and evicted before the reader
  * came: q is waste, the pages before it were passed (hits); those after it
  * stay pending if still resident (now counted from q), waste if gone. */
-static void settle_lost(struct vmk_object *o, struct ra_stream *s, uint64_t q, struct tally *t)
+static void settle_lost(struct vmk_object *o, struct ra_stream *s, int64_t q, struct tally *t)
 {
-    uint32_t k = (uint32_t)((q - s->win) / s->stride);
+    int64_t k = steps(s->win, s->stride, q);
     uint64_t after = k + 1 < RA_BITS ? s->pending >> (k + 1) : 0, keep = 0;
     t->hits += (uint64_t)__builtin_popcountll(s->pending & ((1ull << k) - 1));
     t->waste++;
     for (uint64_t b = after; b; b &= b - 1) {
-        uint32_t i = (uint32_t)__builtin_ctzll(b);
-        if (resident(o, q + (uint64_t)(i + 1) * s->stride))
+        int i = __builtin_ctzll(b);
+        if (resident(o, lat(q, s->stride, i + 1)))
             keep |= 1ull << i;
         else
             t->waste++;
@@ -224,14 +245,12 @@ static void settle_lost(struct vmk_object *o, struct ra_stream *s, uint64_t q, s
 }
 
 /* A stream that read q ahead and has not settled it. */
-static int find_lost(struct ra_state *st, uint64_t q)
+static int find_lost(struct ra_state *st, int64_t q)
 {
     for (int i = 0; i < RA_STREAMS; i++) {
         struct ra_stream *s = &st->s[i];
-        if (!s->size || !s->pending || q < s->win || (q - s->win) % s->stride)
-            continue;
-        uint64_t k = (q - s->win) / s->stride;
-        if (k < RA_BITS && (s->pending >> k & 1))
+        int64_t k = s->size && s->pending ? steps(s->win, s->stride, q) : -1;
+        if (k >= 0 && k < RA_BITS && (s->pending >> k & 1))
             return i;
     }
     return -1;
@@ -239,16 +258,14 @@ static int find_lost(struct ra_state *st, uint64_t q)
 
 /* A stream whose next page is q, or whose lattice reaches q through
  * resident pages only (at most two windows of them). */
-static int find_next(struct ra_state *st, struct vmk_object *o, uint64_t q)
+static int find_next(struct ra_state *st, struct vmk_object *o, int64_t q)
 {
     for (int i = 0; i < RA_STREAMS; i++) {
         struct ra_stream *s = &st->s[i];
-        if (!s->size || q < s->next || (q - s->next) % s->stride)
+        int64_t gap = s->size ? steps(s->next, s->stride, q) : -1, k = 0;
+        if (gap < 0 || gap > 2 * (int64_t)st->max)
             continue;
-        uint64_t gap = (q - s->next) / s->stride, k = 0;
-        if (gap > 2 * (uint64_t)st->max)
-            continue;
-        while (k < gap && resident(o, s->next + k * s->stride))
+        while (k < gap && resident(o, lat(s->next, s->stride, k)))
             k++;
         if (k == gap)
             return i;
@@ -256,19 +273,21 @@ static int find_next(struct ra_state *st, struct vmk_object *o, uint64_t q)
     return -1;
 }
 
-/* The stream whose latest page q follows most closely, within RA_STRIDE_MAX. */
-static int find_follow(struct ra_state *st, uint64_t q, uint32_t *d)
+/* The stream whose latest page q is closest to, within RA_STRIDE_MAX either
+ * way (ties: the most recently used); *d = q - its latest page. */
+static int find_follow(struct ra_state *st, int64_t q, int32_t *d)
 {
     int best = -1;
     for (int i = 0; i < RA_STREAMS; i++) {
-        struct ra_stream *s = &st->s[i];
-        if (!s->used || q <= s->last || q - s->last > RA_STRIDE_MAX)
+        struct ra_stream *s = &st->s[i], *b = best < 0 ? NULL : &st->s[best];
+        int64_t dist = absd(q - s->last);
+        if (!s->used || dist == 0 || dist > RA_STRIDE_MAX)
             continue;
-        if (best < 0 || s->last > st->s[best].last)
+        if (!b || dist < absd(q - b->last) || (dist == absd(q - b->last) && s->used > b->used))
             best = i;
     }
     if (best >= 0)
-        *d = (uint32_t)(q - st->s[best].last);
+        *d = (int32_t)(q - st->s[best].last);
     return best;
 }
 
@@ -288,51 +307,59 @@ static int victim_slot(struct ra_state *st)
     return best;
 }
 
-static uint32_t resident_below(struct vmk_object *o, uint64_t pg, uint32_t max)
+static uint32_t resident_below(struct vmk_object *o, int64_t pg, uint32_t max)
 {
     uint32_t c = 0;
-    while (c < max && pg > c && resident(o, pg - c - 1))
+    while (c < max && resident(o, pg - c - 1))
         c++;
     return c;
 }
 
 /* Open a window of s->size pages at q; returns the slot. */
-static int window_at(struct ra_state *st, int i, uint64_t q)
+static int window_at(struct ra_state *st, int i, int64_t q)
 {
     struct ra_stream *s = &st->s[i];
     if (!s->pending)
         s->win = q + s->stride;
-    s->next = q + (uint64_t)s->size * s->stride;
+    s->next = lat(q, s->stride, s->size);
     s->last = s->next - s->stride;
     s->used = ++st->clock;
     s->gen++;
     return i;
 }
 
-/* A stream starts (or goes on) probing at q: no window. */
-static int probe_at(struct ra_state *st, int i, uint64_t q, uint32_t stride)
+/* s starts (or goes on) probing at q, with the stride seen last: no window. */
+static int probe_at(struct ra_state *st, int i, int64_t q, int32_t stride)
 {
     struct ra_stream *s = &st->s[i];
     s->size = 0;
     s->stride = stride;
     s->last = q;
-    s->prefetched = 0;
+    s->pf = false;
     s->used = ++st->clock;
     s->gen++;
     return -1;
 }
 
-/* The stream of a fault at q, and its window (-1: read q alone). */
-static int decide(struct ra_state *st, struct vmk_object *o, uint64_t q, struct tally *t)
+/* s starts reading ahead with stride and window size. */
+static int start_at(struct ra_state *st, int i, int64_t q, int32_t stride, uint32_t size)
 {
-    uint32_t d, init = init_size(1, st->max);
+    st->s[i].stride = stride;
+    st->s[i].size = size;
+    st->s[i].pf = false;
+    return window_at(st, i, q);
+}
+
+/* The stream of a fault at q, and its window (-1: read q alone). */
+static int decide(struct ra_state *st, struct vmk_object *o, int64_t q, struct tally *t)
+{
+    int32_t d;
+    uint32_t init = init_size(1, st->max);
     int i = find_lost(st, q);
     if (i >= 0) {
         struct ra_stream *s = &st->s[i];
         settle_lost(o, s, q, t);
-        s->size = s->size / 2 > init ? s->size / 2 : init;
-        s->prefetched = 0;
-        return window_at(st, i, q);
+        return start_at(st, i, q, s->stride, s->size / 2 > init ? s->size / 2 : init);
     }
     if ((i = find_next(st, o, q)) >= 0) {
         settle_passed(&st->s[i], t);
@@ -341,26 +368,20 @@ static int decide(struct ra_state *st, struct vmk_object *o, uint64_t q, struct 
     }
     if ((i = find_follow(st, q, &d)) >= 0) {
         struct ra_stream *s = &st->s[i];
-        if (s->size) {                    /* it had a window and jumped: probe again */
+        if (s->size) {                    /* it had a window and left it: probe again */
             settle_passed(s, t);
             return probe_at(st, i, q, d);
         }
-        if (d != 1 && d != s->stride)
+        if (absd(d) != 1 && d != s->stride)
             return probe_at(st, i, q, d);
-        s->stride = d;
-        s->size = init;
-        s->prefetched = 0;
-        return window_at(st, i, q);
+        return start_at(st, i, q, d, init);
     }
     i = victim_slot(st);
     settle_abandoned(o, &st->s[i], t);
     uint32_t c = resident_below(o, q, st->max);
     if (c < RA_CONTEXT_MIN)
         return probe_at(st, i, q, 0);
-    st->s[i].stride = 1;
-    st->s[i].size = init_size(c, st->max);
-    st->s[i].prefetched = 0;
-    return window_at(st, i, q);
+    return start_at(st, i, q, 1, init_size(c, st->max));
 }
 
 /* Fill the plan from stream i's new window, and its prefetch: from where
@@ -368,17 +389,20 @@ static int decide(struct ra_state *st, struct vmk_object *o, uint64_t q, struct 
 static void plan_window(struct ra_state *st, int i, uint64_t avail, struct ra_plan *p)
 {
     struct ra_stream *s = &st->s[i];
-    uint64_t fit = (avail + s->stride - 1) / s->stride;   /* lattice pages before the end */
+    int64_t q = (int64_t)p->pg, a = absd(s->stride);
+    int64_t fit = s->stride > 0 ? ((int64_t)avail + a - 1) / a : q / a + 1;   /* in the file */
     p->slot = i;
     p->gen = s->gen;
     p->stride = s->stride;
-    p->n = s->size < fit ? s->size : (uint32_t)fit;
-    uint64_t end = s->next + (uint64_t)RA_AHEAD_WINDOWS * next_size(s->size, st->max) * s->stride;
-    uint64_t from = s->prefetched > s->next ? s->prefetched : s->next;
-    if (end > from) {
+    p->n = (int64_t)s->size < fit ? s->size : (uint32_t)fit;
+    int64_t end = lat(s->next, s->stride, (int64_t)RA_AHEAD_WINDOWS * next_size(s->size, st->max));
+    int64_t from = s->pf && steps(s->next, s->stride, s->prefetched) > 0 ? s->prefetched : s->next;
+    int64_t k = steps(from, s->stride, end);
+    if (k > 0) {
         p->ahead = from;
-        p->ahead_n = (uint32_t)((end - from + s->stride - 1) / s->stride);
-        s->prefetched = from + (uint64_t)p->ahead_n * s->stride;
+        p->ahead_n = (uint32_t)k;
+        s->prefetched = end;
+        s->pf = true;
     }
 }
 
@@ -390,7 +414,7 @@ void ra_plan(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint64_t a
     if (!st || st->max < 2 || !ra_lock(st))
         return;
     struct tally t = { 0, 0 };
-    int i = decide(st, o, pg, &t);
+    int i = decide(st, o, (int64_t)pg, &t);
     if (i >= 0)
         plan_window(st, i, avail, p);
     mutex_unlock(&st->lock);
@@ -412,7 +436,7 @@ void ra_record(struct vmk_system *sys, struct vmk_object *o, const struct ra_pla
         return;                           /* the pages stay uncounted: pending */
     struct ra_stream *s = &st->s[p->slot];
     if (s->gen == p->gen) {               /* nobody took the stream over meanwhile */
-        s->next = p->pg + (uint64_t)got * p->stride;
+        s->next = lat((int64_t)p->pg, p->stride, got);
         s->last = s->next - p->stride;
         if (got > 1)
             s->pending |= (got - 1 < RA_BITS ? (1ull << (got - 1)) : 0) - 1;
@@ -424,12 +448,23 @@ void ra_prefetch(struct vmk_object *o, const struct ra_plan *p)
 {
     if (!p->ahead_n)
         return;
-    uint64_t f = o->file_pgoff + p->ahead;
-    if (p->stride <= RA_SPAN_STRIDE) {
-        uint64_t span = (uint64_t)(p->ahead_n - 1) * p->stride + 1;
+    int64_t lo = p->ahead, hi = lat(p->ahead, p->stride, p->ahead_n - 1);
+    if (lo > hi) {
+        int64_t t = lo;
+        lo = hi, hi = t;
+    }
+    if (hi < 0)
+        return;
+    if (absd(p->stride) <= RA_SPAN_STRIDE) {
+        lo = lo < 0 ? 0 : lo;
+        uint64_t f = o->file_pgoff + (uint64_t)lo, span = (uint64_t)(hi - lo + 1);
         readahead(o->file_fd, (off64_t)(f << PAGE_SHIFT_), (size_t)span << PAGE_SHIFT_);
         return;
     }
-    for (uint32_t i = 0; i < p->ahead_n; i++)
-        readahead(o->file_fd, (off64_t)((f + (uint64_t)i * p->stride) << PAGE_SHIFT_), PAGE_SIZE_);
+    for (uint32_t i = 0; i < p->ahead_n; i++) {
+        int64_t pg = lat(p->ahead, p->stride, i);
+        if (pg >= 0)
+            readahead(o->file_fd, (off64_t)((o->file_pgoff + (uint64_t)pg) << PAGE_SHIFT_),
+                      PAGE_SIZE_);
+    }
 }

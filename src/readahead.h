@@ -20,9 +20,10 @@ struct vmk_object;
 
 struct ra_plan {
     size_t pg;                       /* the faulting object page */
-    uint32_t stride;                 /* pages between the window's pages; 1: a run */
+    int32_t stride;                  /* pages between the window's pages: 1 a run, -1
+                                        a run going down, < 0 going down */
     uint32_t n;                      /* pages wanted: pg, pg + stride, ...; 1: just pg */
-    size_t ahead;                    /* first object page to prefetch (readahead(2)) */
+    int64_t ahead;                   /* first object page to prefetch (readahead(2)) */
     uint32_t ahead_n;                /* pages of the lattice to prefetch from there; 0: none */
     int slot;                        /* the stream, -1: none */
     uint32_t gen;                    /* the stream's generation when planned */

@@ -1,11 +1,14 @@
 /*
  * test_file_readahead: readahead of mapped files (src/readahead.c), every
  * byte read through the mapping checked against the file's pattern.
- *  - sequential: a file 8x the budget read in order, shared and private:
- *    read-ahead hits >= 90% of the pages read ahead, few faults per page;
- *  - strided: every 4th (and every 7th) page: the stride is detected (far
- *    fewer faults than pages touched), the pages in between are never read
- *    (pages read ~ pages touched), little waste;
+ *  - sequential: a file 8x the budget read in order, shared and private,
+ *    and from the end down: read-ahead hits >= 90% of the pages read ahead,
+ *    few faults per page;
+ *  - strided: every 4th (up and down) and every 7th page: the stride is
+ *    detected (far fewer faults than pages touched), the pages in between
+ *    are never read (pages read ~ pages touched), little waste;
+ *  - partition: a cursor up from the start and one down from the end, in
+ *    turns (quicksort): both read ahead;
  *  - random: the window stays small (pages read ~ faults), little waste;
  *  - several readers: 6 threads each reading their own part in order, and
  *    4 threads sharing one sequential scan: bytes right, hits >= 80%;
@@ -74,11 +77,12 @@ static void show(const char *what, const vmk_stats *s, size_t touched)
            ULL(s->file_readahead_hits), ULL(s->file_readahead_waste));
 }
 
-static void sequential(int flags, const char *what)
+/* Every page in order, up from page 0 or down from the last one. */
+static void sequential(int flags, int down, const char *what)
 {
     struct run r = open_run(FILE_PAGES, 11, flags);
-    for (size_t p = 0; p < FILE_PAGES; p++)
-        check_page(&r, 11, p, what);
+    for (size_t i = 0; i < FILE_PAGES; i++)
+        check_page(&r, 11, down ? FILE_PAGES - 1 - i : i, what);
     vmk_stats s = get_stats(r.sys);
     show(what, &s, FILE_PAGES);
     CHECK(s.pages_file_read == FILE_PAGES, "%s: %llu pages read, want %zu", what,
@@ -99,14 +103,15 @@ static void sequential(int flags, const char *what)
     close_run(&r);
 }
 
-static void strided(size_t stride)
+/* Every stride-th page from page 1 up, or from the last page down. */
+static void strided(size_t stride, int down)
 {
     char what[32];
-    snprintf(what, sizeof what, "strided (every %zu)", stride);
+    snprintf(what, sizeof what, "strided (every %zu%s)", stride, down ? ", down" : "");
     struct run r = open_run(FILE_PAGES, 12 + stride, VMK_MAP_SHARED);
     size_t touched = 0;
-    for (size_t p = 1; p < FILE_PAGES; p += stride, touched++)
-        check_page(&r, 12 + stride, p, what);
+    for (size_t i = 1; i < FILE_PAGES; i += stride, touched++)
+        check_page(&r, 12 + stride, down ? FILE_PAGES - i : i, what);
     vmk_stats s = get_stats(r.sys);
     show(what, &s, touched);
     CHECK(s.faults_major * 8 <= touched, "%s: %llu reads for %zu pages touched: stride not detected",
@@ -118,9 +123,26 @@ static void strided(size_t stride)
     CHECK(s.file_readahead_waste * 50 <= s.file_readahead, "%s: waste %llu", what,
           ULL(s.file_readahead_waste));
     /* The pages in between were never read: still "never touched". */
-    for (size_t p = 2; p < FILE_PAGES; p += stride)
-        CHECK(get_info(r.as, r.base + p * TPAGE).state == VMK_PAGE_NONE,
-              "%s: page %zu between the strides was read", what, p);
+    for (size_t i = 2; i < FILE_PAGES; i += stride)
+        CHECK(get_info(r.as, r.base + (down ? FILE_PAGES - i : i) * TPAGE).state == VMK_PAGE_NONE,
+              "%s: page %zu between the strides was read", what, down ? FILE_PAGES - i : i);
+    close_run(&r);
+}
+
+/* Quicksort's partition: one cursor up from the start, one down from the
+ * end, in turns, until they meet: two streams of one object, both read ahead. */
+static void partition(void)
+{
+    struct run r = open_run(FILE_PAGES, 17, VMK_MAP_SHARED);
+    for (size_t lo = 0, hi = FILE_PAGES - 1; lo < hi; lo++, hi--) {
+        check_page(&r, 17, lo, "partition");
+        check_page(&r, 17, hi, "partition");
+    }
+    vmk_stats s = get_stats(r.sys);
+    show("partition (up + down)", &s, FILE_PAGES);
+    CHECK(s.faults_major * 32 <= FILE_PAGES, "partition: %llu reads", ULL(s.faults_major));
+    CHECK(s.file_readahead_hits * 10 >= s.file_readahead * 9, "partition: hits %llu of %llu",
+          ULL(s.file_readahead_hits), ULL(s.file_readahead));
     close_run(&r);
 }
 
@@ -215,10 +237,13 @@ static void off(void)
 
 int main(void)
 {
-    sequential(VMK_MAP_SHARED, "sequential, shared");
-    sequential(VMK_MAP_PRIVATE, "sequential, private");
-    strided(4);
-    strided(7);
+    sequential(VMK_MAP_SHARED, 0, "sequential, shared");
+    sequential(VMK_MAP_PRIVATE, 0, "sequential, private");
+    sequential(VMK_MAP_SHARED, 1, "sequential down");
+    strided(4, 0);
+    strided(7, 0);
+    strided(4, 1);
+    partition();
     random_access();
     threads(6, 0, "6 threads, own parts");
     threads(4, 1, "4 threads, one scan");
