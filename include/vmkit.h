@@ -146,8 +146,9 @@ void *vmk_space_translate(vmk_space *to, vmk_space *from, const void *addr);
  * addresses.  When the parent has not written since the fork (or the last
  * reset) this takes time proportional to the pages the child changed;
  * otherwise the parent's changes are shared anew (proportional to them and
- * to the mappings).  Errors: -EINVAL (NULL, or not made by fork), -ESRCH
- * (the parent space is gone), -ENOMEM, -EMLINK.
+ * to the mappings).  No thread may use the child's memory meanwhile (its
+ * mappings are replaced).  Errors: -EINVAL (NULL, or not made by fork),
+ * -ESRCH (the parent space is gone), -ENOMEM, -EMLINK.
  */
 int   vmk_space_reset(vmk_space *child);
 

@@ -234,9 +234,14 @@ static bool block_lock(struct vmk_object *top, size_t j, struct vmk_object **hj,
     if (!pte_trylock(&top->ptes[j], tv))
         return false;
     *hj = NULL;
-    if (*tv && !(*tv & PTE_MAPPED))
-        return true;                     /* top's already, not mapped: nobody writes it now */
-    if (*tv) {                           /* mapped (maybe writable): leave it where it is */
+    /* Top's already, resident and not mapped: nobody writes it now, and the
+     * new mapping shows the same page.  Not resident (in swap): it must stay
+     * out of the run - between the mmap and the UFFDIO_REGISTER of the run,
+     * a thread touching it would get a plain shmem fault, and a hole reads
+     * as a fresh zero page.  Mapped (maybe writable): left where it is. */
+    if ((*tv & (PTE_RES | PTE_MAPPED)) == PTE_RES)
+        return true;
+    if (*tv) {
         pte_unlock(&top->ptes[j], *tv);
         return false;
     }
