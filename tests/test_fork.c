@@ -362,7 +362,11 @@ int main(void)
           ULL(st.io_errors));
     vmk_system_close(sys);
     int maps1 = count_maps();
+#if !defined(VMK_TEST_ASAN) && !defined(VMK_TEST_TSAN)  /* their runtimes map as they go */
     CHECK(maps1 <= maps0 + 8, "kernel mappings leaked: %d before, %d after", maps0, maps1);
+#else
+    (void)maps0, (void)maps1;
+#endif
     printf("ok: fork, COW both ways, fork of fork, threads, reset, parent first; %llu COW breaks, "
            "%llu swapped out, %llu swapped in\n", ULL(st.cow_breaks), ULL(st.pages_swapped_out),
            ULL(st.pages_swapped_in));
