@@ -230,8 +230,9 @@ static void off(void)
         check_page(&r, 16, p, "off");
     vmk_stats s = get_stats(r.sys);
     show("VMK_FILE_READAHEAD=0", &s, FILE_PAGES / 8);
-    CHECK(s.faults == FILE_PAGES / 8 && s.file_readahead == 0,
-          "readahead off: %llu faults, %llu read ahead", ULL(s.faults), ULL(s.file_readahead));
+    CHECK(s.faults_major == FILE_PAGES / 8 && s.pages_file_read == FILE_PAGES / 8 &&
+          s.file_readahead == 0, "readahead off: %llu reads of %llu pages, %llu read ahead",
+          ULL(s.faults_major), ULL(s.pages_file_read), ULL(s.file_readahead));
     close_run(&r);
 }
 
