@@ -36,11 +36,14 @@
  *
  * A window is the faulting page and the next n-1 pages of the stream's
  * lattice (pg, pg+stride, ...): runs, up or down, are read with one request
- * and mapped with one UFFDIO_COPY, strided pages one by one (file.c).  After it, the
- * kernel is asked (readahead(2)) for the pages of the next windows, so the
- * next fault finds them in its page cache: the device works while the
- * reader reads.  Prefetching goes RA_AHEAD_WINDOWS windows past the one
- * mapped, and never twice over the same pages.
+ * and mapped with one UFFDIO_COPY, strided pages one by one (file.c).
+ * After it, the kernel is asked (readahead(2)) for the pages of the next
+ * windows, so the next faults find them in its page cache: the device works
+ * while the reader reads.  Prefetching keeps RA_AHEAD_WINDOWS windows past
+ * the one mapped in flight (2 MiB at 64 pages: 1 GiB read down went from
+ * 0.3-0.7 GB/s with 2 windows to 0.8-1.0 with 8, every 4th page from 52-70
+ * to 77-95 thousand pages/s; Linux's own readahead helps only readers going
+ * up), and never asks twice for the same pages.
  *
  * Accounting.  Every page read besides the faulting one is counted read
  * ahead (file_readahead) and stays *pending* in its stream's window until
@@ -69,7 +72,7 @@
 #define RA_STREAMS       8
 #define RA_STRIDE_MAX    64       /* largest stride detected, pages */
 #define RA_CONTEXT_MIN   4        /* resident pages below that make a new reader sequential */
-#define RA_AHEAD_WINDOWS 2        /* prefetch this many windows beyond the one mapped */
+#define RA_AHEAD_WINDOWS 8        /* prefetch this many windows beyond the one mapped */
 #define RA_SPAN_STRIDE   8        /* up to this stride, prefetch the whole span at once */
 #define RA_BITS          64       /* a window's pages, at most (FA_MAX) */
 #define RA_FD_CHUNK      256
