@@ -19,6 +19,7 @@
  * Private file mappings keep the pages they already read (documented).
  */
 #include "internal.h"
+#include "thread.h"
 #include "store.h"
 #include <poll.h>
 #include <pthread.h>
@@ -135,11 +136,7 @@ static int watch_start(struct vmk_system *sys)
         return e;
     }
     sys->filewatch = w;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int r = pthread_create(&w->thread, NULL, watch_main, sys);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int r = thread_start_quiet(&w->thread, watch_main, sys);
     if (r) {
         close(w->ifd), close(w->efd);
         free(w);

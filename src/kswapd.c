@@ -16,6 +16,7 @@
  * memory and blocks every signal.
  */
 #include "internal.h"
+#include "thread.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -80,11 +81,7 @@ int kswapd_start(struct vmk_system *sys)
     if (k->high > n / 4)
         k->high = n / 4;
     sys->kswapd = k;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int r = pthread_create(&k->thread, NULL, kswapd_main, sys);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int r = thread_start_quiet(&k->thread, kswapd_main, sys);
     if (r != 0) {
         sys->kswapd = NULL;
         free(k);

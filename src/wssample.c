@@ -33,6 +33,7 @@
  * touches managed memory, and blocks every signal.
  */
 #include "internal.h"
+#include "thread.h"
 #include "workingset.h"
 #include <pthread.h>
 #include <signal.h>
@@ -109,11 +110,7 @@ int ws_sampler_start(struct vmk_system *sys, struct ws_sampler **out)
     if (!s)
         return -ENOMEM;
     s->sys = sys;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int r = pthread_create(&s->thread, NULL, sampler_main, s);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int r = thread_start_quiet(&s->thread, sampler_main, s);
     if (r != 0) {
         free(s);
         return -r;
