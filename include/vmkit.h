@@ -281,6 +281,21 @@ typedef struct vmk_stats {
     uint64_t file_readahead_waste; /* of those, pages evicted before the
                                    reader came to them (or whose reader was
                                    given up); the rest are still pending */
+    uint64_t stall_some_ns;     /* memory stall, like PSI's "some": wall time
+                                   during which at least one thread of the space
+                                   (of the system, for vmk_stats_get) was inside
+                                   a fault - resolving it, waiting for I/O, a
+                                   frame or a page another thread holds, or
+                                   paused by load control.  The union of the
+                                   threads' fault intervals, not their sum
+                                   (that is fault_ns): at most wall_ns.  There
+                                   is no "full" (all threads stalled at once):
+                                   vmkit sees only the threads that fault, not
+                                   how many threads the space has or which of
+                                   them would otherwise be runnable. */
+    uint64_t wall_ns;           /* time since the system opened (for a space
+                                   too): stall_some_ns / wall_ns is the stall
+                                   share vmk_stats_print shows */
 } vmk_stats;
 
 /* System-wide counters.  Errors: -EINVAL. */

@@ -401,18 +401,20 @@ static int fault_try_system(struct vmk_system *sys, void *arg)
         rw_read_unlock(&sys->maplock);
         return 0;
     }
+    struct vmk_space *sp = vma->space;    /* the space whose thread stalls */
+    uint64_t t0 = stall_enter(&sp->ctr, stall_enter(&sys->ctr, mono_ns()));
     if (thrash_check(sys, vma->space)) {
         /* Load control paused this space: wait without locks, then let the
          * access fault again. */
-        struct vmk_space *as = vma->space;
         rw_read_unlock(&sys->maplock);
-        thrash_wait(sys, as);
+        thrash_wait(sys, sp);
+        stall_leave(&sys->ctr, stall_leave(&sp->ctr, mono_ns()));
         fc->result = 1;
         return 1;
     }
-    uint64_t t0 = mono_ns();
     int r = fault_resolve(sys, vma, fc->addr & ~(uintptr_t)(PAGE_SIZE_ - 1), fc->write);
-    uint64_t dt = mono_ns() - t0;
+    uint64_t t1 = stall_leave(&sp->ctr, mono_ns()), dt = t1 - t0;
+    stall_leave(&sys->ctr, t1);
     struct vmk_space *as = vma->obj->owner;
     fault_count(sys, as, C_FAULTS, 1);
     fault_count(sys, as, C_FAULT_NS, (int64_t)dt);

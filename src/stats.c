@@ -1,7 +1,101 @@
 /*
- * stats.c - reading and printing the counters.
+ * stats.c - reading and printing the counters, and the memory stall clock.
  */
 #include "internal.h"
+#include <time.h>
+
+uint64_t stats_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/*
+ * Memory stall, like Linux's PSI "some": the wall time during which at least
+ * one thread of a space (or of the system) was inside a fault - resolving
+ * it, waiting for a page another thread holds, for swap I/O, for a frame, or
+ * paused by load control.  It is the union of the threads' fault intervals,
+ * not their sum (the sum is fault_ns): two threads stalled over the same
+ * millisecond count one millisecond, so the share of wall time is at most
+ * 100%.
+ *
+ * One 64-bit word holds both the number of threads in a fault (bits 0..15)
+ * and the time that number last changed (bits 16..63, nanoseconds modulo
+ * 2^48, i.e. 78 hours).  Every entry and exit replaces the word with a
+ * compare-and-swap: count plus or minus one, time = now; and if the count
+ * was not 0, the stretch from the old time to now was stalled and is added
+ * to C_STALL_SOME_NS.  Because the count and the time change together, no
+ * thread can take another's starting time (the race of a separate "start"
+ * variable written after a 0 -> 1 increment), and because each change
+ * closes the stretch since the one before, a stretch that never ends (a
+ * space whose threads overlap forever) is still counted as it goes, and
+ * the modulo never wraps within a stretch.
+ *
+ * The times in a word never go backwards: a caller's clock reading that is
+ * older than the word's last change (it read the clock, then another
+ * thread changed the word first) is replaced by a fresh reading, taken
+ * after the word was loaded.  Each call returns the time it recorded, and
+ * the fault path passes it on: it enters the system's word and then its
+ * space's with the time the system's got (or later), and leaves the
+ * space's and then the system's with the time the space's got (or later).
+ * So every thread's interval in the system contains its interval in the
+ * space, and the system's stall is at least each space's.
+ *
+ * A reader adds the open stretch (count > 0: now - time) to the closed sum.
+ * It reads the sum before the word, so a change that happens in between can
+ * only make it read less, never count a stretch twice; and it returns at
+ * least what any earlier read returned (stall_seen), so a series of reads
+ * never goes down.
+ */
+#define STALL_COUNT_MASK 0xffffull
+#define STALL_TIME_MASK  ((1ull << 48) - 1)
+
+static uint64_t stall_move(struct vmk_counters *c, int d, uint64_t now)
+{
+    uint64_t old = atomic_load_explicit(&c->stall, memory_order_relaxed);
+    for (;;) {
+        uint64_t n = old & STALL_COUNT_MASK, then = old >> 16;
+        uint64_t dt = ((now & STALL_TIME_MASK) - then) & STALL_TIME_MASK;
+        if (dt > STALL_TIME_MASK / 2) {   /* read before the last change */
+            now = stats_now_ns();
+            dt = ((now & STALL_TIME_MASK) - then) & STALL_TIME_MASK;
+            if (dt > STALL_TIME_MASK / 2) {   /* a clock that went back: hold it */
+                now += STALL_TIME_MASK + 1 - dt;
+                dt = 0;
+            }
+        }
+        if (d < 0 && n == 0)
+            return now;                    /* unbalanced: never happens */
+        uint64_t next = (now & STALL_TIME_MASK) << 16 | (n + (uint64_t)(int64_t)d);
+        if (atomic_compare_exchange_weak_explicit(&c->stall, &old, next, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            if (n && dt)
+                atomic_fetch_add_explicit(&c->c[C_STALL_SOME_NS], dt, memory_order_release);
+            return now;
+        }
+    }
+}
+
+uint64_t stall_enter(struct vmk_counters *c, uint64_t now) { return stall_move(c, 1, now); }
+uint64_t stall_leave(struct vmk_counters *c, uint64_t now) { return stall_move(c, -1, now); }
+
+uint64_t stall_some_ns(struct vmk_counters *c, uint64_t now)
+{
+    uint64_t v = atomic_load_explicit(&c->c[C_STALL_SOME_NS], memory_order_acquire);
+    uint64_t w = atomic_load_explicit(&c->stall, memory_order_acquire);
+    if (w & STALL_COUNT_MASK) {
+        uint64_t dt = ((now & STALL_TIME_MASK) - (w >> 16)) & STALL_TIME_MASK;
+        if (dt <= STALL_TIME_MASK / 2)
+            v += dt;
+    }
+    uint64_t seen = atomic_load_explicit(&c->stall_seen, memory_order_relaxed);
+    while (seen < v && !atomic_compare_exchange_weak_explicit(&c->stall_seen, &seen, v,
+                                                              memory_order_relaxed,
+                                                              memory_order_relaxed))
+        ;
+    return seen > v ? seen : v;
+}
 
 static void fill(struct vmk_system *sys, struct vmk_counters *c, vmk_stats *out)
 {
@@ -35,6 +129,9 @@ static void fill(struct vmk_system *sys, struct vmk_counters *c, vmk_stats *out)
     out->file_readahead = ctr_get(c, C_FILE_RA);
     out->file_readahead_hits = ctr_get(c, C_FILE_RA_HITS);
     out->file_readahead_waste = ctr_get(c, C_FILE_RA_WASTE);
+    uint64_t now = stats_now_ns();
+    out->stall_some_ns = stall_some_ns(c, now);
+    out->wall_ns = now - sys->ctr.opened_ns;
     swap_usage(&sys->swap, &out->swap_used, &out->swap_total);
     out->frames_total = sys->frames.n;
 }
@@ -118,4 +215,9 @@ VMK_API void vmk_stats_print(const vmk_stats *s, FILE *f)
             (unsigned long long)s->pauses);
     if (s->faults)
         fprintf(f, "fault time        %12.2f us average\n", s->fault_ns / 1e3 / (double)s->faults);
+    if (s->wall_ns)
+        fprintf(f, "memory stall      %11.1f%%  (some: %.3f s with a thread in a fault, of %.3f s "
+                   "since the system opened; fault time of all threads %.3f s)\n",
+                100.0 * (double)s->stall_some_ns / (double)s->wall_ns, s->stall_some_ns / 1e9,
+                s->wall_ns / 1e9, s->fault_ns / 1e9);
 }

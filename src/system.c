@@ -163,6 +163,7 @@ VMK_API int vmk_system_open(vmk_system **out, const vmk_config *cfg)
     if (!sys)
         return -ENOMEM;
     sys->uffd = sys->store_fd = -1;
+    sys->ctr.opened_ns = stats_now_ns();          /* wall time of vmk_stats */
     sys->file_space.sys = sys;
     sys->fork_space.sys = sys;
     if ((r = config_copy(sys, cfg)) < 0 || (r = system_setup(sys)) < 0 ||
