@@ -11,6 +11,7 @@
  *   child_run(fn, arg)      fork; run fn(arg) in the child (its return value
  *                           is the exit status); return the wait status
  *   status_str(st)          "exit 3" / "signal 11 (Segmentation fault)"
+ *   sigbus_catch(), verify_guarded()  reads that may get SIGBUS on purpose
  *   test_scale()            VMK_TEST_SCALE (default 1) for bigger runs
  *   now_s()                 monotonic seconds
  */
@@ -18,6 +19,7 @@
 #define VMK_TEST_CHECK_H
 
 #include <errno.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -162,6 +164,44 @@ static inline void default_signal(int sig)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_DFL;
     sigaction(sig, &sa, NULL);
+}
+
+/*
+ * Reads that may get SIGBUS (an I/O error on purpose): sigbus_catch()
+ * installs a handler (before vmk_system_open, which chains to it); then
+ * verify_guarded() is verify_page() that returns -1 if the read got SIGBUS,
+ * else 0 (right) or 1 (wrong bytes).  A SIGBUS outside verify_guarded()
+ * gets the default action.
+ */
+static sigjmp_buf check_jb __attribute__((unused));
+static volatile sig_atomic_t check_jump_ok __attribute__((unused));
+
+static void __attribute__((unused)) check_on_sigbus(int sig)
+{
+    if (check_jump_ok)
+        siglongjmp(check_jb, 1);
+    default_signal(sig);
+    raise(sig);
+}
+
+static inline void sigbus_catch(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = check_on_sigbus;
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+static inline int verify_guarded(const void *pg, uint64_t tag, uint64_t page, const char *what)
+{
+    if (sigsetjmp(check_jb, 1)) {
+        check_jump_ok = 0;
+        return -1;
+    }
+    check_jump_ok = 1;
+    size_t bad = verify_page(pg, tag, page, what);
+    check_jump_ok = 0;
+    return bad ? 1 : 0;
 }
 
 static inline unsigned test_scale(void)

@@ -328,28 +328,10 @@ static void ask_error(uint64_t lo, uint64_t hi)
     CHECK(r == 0, "the parent could not set the error range: %s", strerror(-r));
 }
 
-static sigjmp_buf jb;
-static volatile sig_atomic_t jump_ok;
-
-static void on_sigbus(int sig)
-{
-    if (jump_ok)
-        siglongjmp(jb, 1);
-    default_signal(sig);
-    raise(sig);
-}
-
 /* 0 right, 1 wrong bytes, -1 SIGBUS while reading. */
 static int read_guarded(const unsigned char *pg, uint64_t page)
 {
-    if (sigsetjmp(jb, 1)) {
-        jump_ok = 0;
-        return -1;
-    }
-    jump_ok = 1;
-    size_t bad = verify_page(pg, 9, page, "swap on a failing device");
-    jump_ok = 0;
-    return bad ? 1 : 0;
+    return verify_guarded(pg, 9, page, "swap on a failing device");
 }
 
 static int in_range(const struct vmk_page_info *pi, uint64_t lo, uint64_t hi)
@@ -406,10 +388,7 @@ static size_t phase_read_errors(vmk_system *s, vmk_space *as, unsigned char *m)
 static int body(void *arg)
 {
     (void)arg;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigbus;
-    sigaction(SIGBUS, &sa, NULL);                   /* before vmkit's: it chains */
+    sigbus_catch();                               /* before vmkit's: it chains */
     vmk_config c = vmk_config_default();
     c.memory_limit = 1 << 20;
     c.swap_path = dv.swap;

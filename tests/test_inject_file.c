@@ -90,28 +90,10 @@ static unsigned char *map(vmk_space *as, int fd, size_t np, int prot, int flags)
     return m;
 }
 
-static sigjmp_buf jb;
-static volatile sig_atomic_t jump_ok;
-
-static void on_sigbus(int sig)
-{
-    if (jump_ok)
-        siglongjmp(jb, 1);
-    default_signal(sig);
-    raise(sig);
-}
-
 /* 0 right, 1 wrong bytes, -1 SIGBUS while reading. */
 static int read_guarded(const unsigned char *pg, uint64_t tag, uint64_t page)
 {
-    if (sigsetjmp(jb, 1)) {
-        jump_ok = 0;
-        return -1;
-    }
-    jump_ok = 1;
-    size_t bad = verify_page(pg, tag, page, "file read after an error");
-    jump_ok = 0;
-    return bad ? 1 : 0;
+    return verify_guarded(pg, tag, page, "file read after an error");
 }
 
 static void read_error_on(vmk_system *s, vmk_space *as, int fd, int flags, size_t page)
@@ -131,10 +113,7 @@ static void read_error_on(vmk_system *s, vmk_space *as, int fd, int flags, size_
 static int read_error_child(void *arg)
 {
     (void)arg;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigbus;
-    sigaction(SIGBUS, &sa, NULL);                  /* before vmkit's: it chains */
+    sigbus_catch();                               /* before vmkit's: it chains */
     vmk_system *s = open_cfg(2 << 20, 1);
     vmk_space *as = new_space(s);
     int fd = make_file(64, 10);

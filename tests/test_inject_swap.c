@@ -180,37 +180,16 @@ static void delays(void)
     vmk_system_close(s);
 }
 
-static sigjmp_buf jb;
-static volatile sig_atomic_t jump_ok;
-
-static void on_sigbus(int sig)
-{
-    if (jump_ok)
-        siglongjmp(jb, 1);
-    default_signal(sig);
-    raise(sig);
-}
-
 /* 0 right, 1 wrong bytes, -1 SIGBUS while reading. */
 static int read_guarded(const unsigned char *pg, uint64_t tag, uint64_t page)
 {
-    if (sigsetjmp(jb, 1)) {
-        jump_ok = 0;
-        return -1;
-    }
-    jump_ok = 1;
-    size_t bad = verify_page(pg, tag, page, "read after a read error");
-    jump_ok = 0;
-    return bad ? 1 : 0;
+    return verify_guarded(pg, tag, page, "read after a read error");
 }
 
 static int read_error_child(void *arg)
 {
     (void)arg;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigbus;
-    sigaction(SIGBUS, &sa, NULL);                     /* before vmkit's: it chains */
+    sigbus_catch();                               /* before vmkit's: it chains */
     vmk_system *s = open_cfg(2 << 20, 64, 1);
     vmk_space *as = new_space(s);
     size_t np = 2048, sigbus_at = SIZE_MAX;
