@@ -96,6 +96,19 @@ typedef struct vmk_config {
     void (*on_thrashing)(vmk_system *sys, int thrashing, void *arg);
     void *on_thrashing_arg;
     unsigned reserved[4];   /* zero */
+    const char *stats_path; /* VMK_STATS: append a line of counters (system and
+                               each space: faults, majors, swap in/out,
+                               resident, swap used, working set, refaults,
+                               thrashing, memory stall) to this file every
+                               stats_interval_ms, and one at close, like
+                               `vmstat 1`; `vmkit stat FILE [--follow]` prints
+                               it as a table.  Text, one header line per run;
+                               the format is described in src/statlog.c.  NULL:
+                               VMK_STATS is read when the system opens; neither:
+                               no log.  Several systems open at once should use
+                               several files. */
+    unsigned stats_interval_ms; /* VMK_STATS_INTERVAL_MS: milliseconds between
+                               lines, 1..3600000; 0: the variable, or 1000. */
 } vmk_config;
 
 #define VMK_MIN_MEMORY_LIMIT ((size_t)1 << 20)
@@ -106,7 +119,8 @@ vmk_config vmk_config_default(void);
 /*
  * Open a system.  Errors: -EINVAL (NULL argument, memory_limit below
  * VMK_MIN_MEMORY_LIMIT (it is rounded down to whole pages),
- * fault_around or reclaim_batch out of range, unknown policy), -ENOENT,
+ * fault_around, reclaim_batch or stats_interval_ms out of range, unknown
+ * policy), the -errno of opening the stats log (stats_path), -ENOENT,
  * -EACCES, -ENOTDIR... (swap_path unusable), -ENOSYS or -EPERM (userfaultfd
  * unavailable), -EMFILE (too many systems open; at most 16), -ENOMEM.
  */

@@ -2,6 +2,7 @@
  * stats.c - reading and printing the counters, and the memory stall clock.
  */
 #include "internal.h"
+#include "statlog.h"
 #include <time.h>
 
 uint64_t stats_now_ns(void)
@@ -144,12 +145,12 @@ VMK_API int vmk_stats_get(vmk_system *sys, vmk_stats *out)
     return 0;
 }
 
-/* Swap slots held by the space's pages: counted from its page tables. */
+/* Swap slots held by the space's pages: counted from its page tables
+ * (maplock held). */
 static uint64_t space_swap_used(struct vmk_space *as)
 {
     struct vmk_system *sys = as->sys;
     uint64_t n = 0;
-    rw_read_lock(&sys->maplock);
     for (size_t i = 0; i < sys->nvmas; i++) {
         struct vmk_vma *v = sys->vmas[i];
         if (v->space != as)
@@ -158,16 +159,22 @@ static uint64_t space_swap_used(struct vmk_space *as)
             if (pte_read(&v->obj->ptes[pg]) & PTE_SWAP)
                 n++;
     }
-    rw_read_unlock(&sys->maplock);
     return n;
+}
+
+void stats_space_locked(struct vmk_space *as, vmk_stats *out)
+{
+    fill(as->sys, &as->ctr, out);
+    out->swap_used = space_swap_used(as);
 }
 
 VMK_API int vmk_space_stats(vmk_space *as, vmk_stats *out)
 {
     if (!as || !out)
         return -EINVAL;
-    fill(as->sys, &as->ctr, out);
-    out->swap_used = space_swap_used(as);
+    rw_read_lock(&as->sys->maplock);
+    stats_space_locked(as, out);
+    rw_read_unlock(&as->sys->maplock);
     return 0;
 }
 

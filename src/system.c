@@ -3,6 +3,7 @@
  * that the SIGBUS handler searches for the system owning an address.
  */
 #include "internal.h"
+#include "statlog.h"
 #include <fcntl.h>
 #include "mmu.h"
 #include "store.h"
@@ -60,6 +61,8 @@ static int config_check(const vmk_config *c)
     if (c->swap_size && c->swap_size < PAGE_SIZE_)
         return -EINVAL;
     if (!policy_find(c->policy))
+        return -EINVAL;
+    if (c->stats_interval_ms > STATLOG_MAX_INTERVAL_MS)
         return -EINVAL;
     return 0;
 }
@@ -175,6 +178,10 @@ VMK_API int vmk_system_open(vmk_system **out, const vmk_config *cfg)
         vmk_system_close(sys);
         return r;
     }
+    if ((r = statlog_start(sys)) < 0) {           /* VMK_STATS */
+        vmk_system_close(sys);
+        return r;
+    }
     if (sys->cfg.verbose)
         fprintf(stderr, "vmkit: system with %u frames (%zu MiB), policy %s, fault-around %u\n",
                 sys->frames.n, sys->cfg.memory_limit >> 20, sys->policy_name, sys->cfg.fault_around);
@@ -186,6 +193,7 @@ VMK_API void vmk_system_close(vmk_system *sys)
 {
     if (!sys)
         return;
+    statlog_stop(sys);                            /* its last line sees every space */
     filewatch_stop(sys);
     while (sys->nspaces)
         vmk_space_destroy(sys->spaces[sys->nspaces - 1]);

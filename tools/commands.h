@@ -9,3 +9,5 @@ int vmk_cmd_stress(int argc, char **argv);
 int vmk_cmd_bench(int argc, char **argv);
 /* vmkit plot: SVG miss-ratio curves, working sets and fault rates over time (tools/plot.c). */
 int vmk_cmd_plot(int argc, char **argv);
+/* vmkit stat: a stats log (VMK_STATS=FILE) as a table, like vmstat; --follow (tools/stat_cmd.c). */
+int vmk_cmd_stat(int argc, char **argv);

@@ -1,5 +1,5 @@
 /*
- * vmkit.c - the command-line program: `vmkit demo`, `vmkit sim`, `vmkit stress`, `vmkit bench`...
+ * vmkit.c - the command-line program: `vmkit demo`, `vmkit sim`, `vmkit stress`, `vmkit stat`...
  *
  * Each command is a function vmk_cmd_NAME(argc, argv) (argv[0] is the
  * command's name), in a file of its own under tools/ and declared in
@@ -17,6 +17,7 @@ __attribute__((weak)) int vmk_cmd_sim(int argc, char **argv);
 __attribute__((weak)) int vmk_cmd_trace(int argc, char **argv);
 __attribute__((weak)) int vmk_cmd_plot(int argc, char **argv);
 __attribute__((weak)) int vmk_cmd_bench(int argc, char **argv);
+__attribute__((weak)) int vmk_cmd_stat(int argc, char **argv);
 
 struct command {
     const char *name;
@@ -40,7 +41,8 @@ static int usage(FILE *f, const struct command *cmds, size_t n)
         if (cmds[i].fn)
             fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].what);
     fprintf(f, "\nenvironment: VMK_MEMORY_LIMIT, VMK_SWAP_PATH, VMK_SWAP_SIZE, VMK_POLICY,\n"
-               "VMK_FAULT_AROUND, VMK_RECLAIM_BATCH, VMK_KSWAPD, VMK_TRACE, VMK_WS_TAU_MS, VMK_VERBOSE\n");
+               "VMK_FAULT_AROUND, VMK_RECLAIM_BATCH, VMK_KSWAPD, VMK_TRACE, VMK_WS_TAU_MS, VMK_VERBOSE,\n"
+               "VMK_STATS, VMK_STATS_INTERVAL_MS\n");
     return f == stderr ? 2 : 0;
 }
 
@@ -51,6 +53,7 @@ int main(int argc, char **argv)
         { "stress", vmk_cmd_stress, "randomized operations from many threads against a model" },
         { "sim", vmk_cmd_sim, "replacement policies on reference strings and recorded traces" },
         { "trace", vmk_cmd_trace, "print a recorded fault trace as text, with a summary" },
+        { "stat", vmk_cmd_stat, "a stats log (VMK_STATS=FILE) as a table, like vmstat; --follow" },
         { "plot", vmk_cmd_plot, "SVG plots: miss-ratio curves, working sets and fault rates over time" },
         { "bench", vmk_cmd_bench, "vmkit against the kernel, same work, same run: ratios and reports" },
         { "version", cmd_version, "print the version" },
