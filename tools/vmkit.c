@@ -42,14 +42,14 @@ static int usage(FILE *f, const struct command *cmds, size_t n)
             fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].what);
     fprintf(f, "\nenvironment: VMK_MEMORY_LIMIT, VMK_SWAP_PATH, VMK_SWAP_SIZE, VMK_POLICY,\n"
                "VMK_FAULT_AROUND, VMK_RECLAIM_BATCH, VMK_KSWAPD, VMK_TRACE, VMK_WS_TAU_MS, VMK_VERBOSE,\n"
-               "VMK_STATS, VMK_STATS_INTERVAL_MS\n");
+               "VMK_STATS, VMK_STATS_INTERVAL_MS, VMK_FILE_READAHEAD, VMK_INJECT\n");
     return f == stderr ? 2 : 0;
 }
 
 int main(int argc, char **argv)
 {
     const struct command cmds[] = {
-        { "demo", vmk_cmd_demo, "page a region far larger than the budget: fill, read, random RMW, verify" },
+        { "demo", vmk_cmd_demo, "page a region far larger than the budget (also: demo fork, demo file)" },
         { "stress", vmk_cmd_stress, "randomized operations from many threads against a model" },
         { "sim", vmk_cmd_sim, "replacement policies on reference strings and recorded traces" },
         { "trace", vmk_cmd_trace, "print a recorded fault trace as text, with a summary" },
