@@ -259,6 +259,23 @@ static inline vmk_stats get_space_stats(vmk_space *as)
     return st;
 }
 
+/* Arm fault injection of kind (see vmk_inject_config), or fail the test. */
+static inline void inject_arm(vmk_system *s, int kind, int64_t after, int64_t count, int64_t every,
+                              uint32_t arg)
+{
+    vmk_inject p = { .after = after, .count = count, .every = every, .arg = arg };
+    int r = vmk_inject_config(s, kind, &p, NULL);
+    CHECK(r == 0, "vmk_inject_config(kind %d): %s", kind, vmk_strerror(r));
+}
+
+/* How many requests the plan of kind has hit so far. */
+static inline uint64_t inject_hits(vmk_system *s, int kind)
+{
+    vmk_inject old;
+    CHECK(vmk_inject_config(s, kind, NULL, &old) == 0, "vmk_inject_config(get %d)", kind);
+    return old.hits;
+}
+
 static inline struct vmk_page_info get_info(vmk_space *as, const void *addr)
 {
     struct vmk_page_info pi;

@@ -28,20 +28,6 @@ static vmk_system *open_cfg(size_t limit, int kswapd)
     return s;
 }
 
-static void arm(vmk_system *s, int kind, int64_t after, int64_t count, int64_t every, uint32_t arg)
-{
-    vmk_inject p = { .after = after, .count = count, .every = every, .arg = arg };
-    int r = vmk_inject_config(s, kind, &p, NULL);
-    CHECK(r == 0, "vmk_inject_config(kind %d): %s", kind, vmk_strerror(r));
-}
-
-static uint64_t hits(vmk_system *s, int kind)
-{
-    vmk_inject old;
-    CHECK(vmk_inject_config(s, kind, NULL, &old) == 0, "vmk_inject_config(get %d)", kind);
-    return old.hits;
-}
-
 /* A file of np pages, page p = pattern(tag, p, *); unlinked, open O_RDWR. */
 static int make_file(size_t np, uint64_t tag)
 {
@@ -100,10 +86,10 @@ static void read_error_on(vmk_system *s, vmk_space *as, int fd, int flags, size_
 {
     size_t np = 64;
     unsigned char *m = map(as, fd, np, VMK_PROT_READ, flags);
-    uint64_t before = hits(s, VMK_INJECT_FILE_READ);
-    arm(s, VMK_INJECT_FILE_READ, 1, 1, 1, 0);
+    uint64_t before = inject_hits(s, VMK_INJECT_FILE_READ);
+    inject_arm(s, VMK_INJECT_FILE_READ, 1, 1, 1, 0);
     CHECK(read_guarded(m + page * TPAGE, 10, page) == -1, "a failed file read gave no SIGBUS");
-    CHECK(hits(s, VMK_INJECT_FILE_READ) == before + 1, "the read error did not hit once");
+    CHECK(inject_hits(s, VMK_INJECT_FILE_READ) == before + 1, "the read error did not hit once");
     CHECK(get_info(as, m + page * TPAGE).state == VMK_PAGE_NONE, "the failed page became resident");
     for (size_t p = 0; p < np; p++)
         CHECK(read_guarded(m + p * TPAGE, 10, p) == 0, "page %zu wrong or SIGBUS after the error", p);
@@ -135,14 +121,14 @@ static void sync_error(int kind, int want)
     int fd = make_file(np, 20);
     unsigned char *m = map(as, fd, np, VMK_PROT_READ | VMK_PROT_WRITE, VMK_MAP_SHARED);
     map_fill(m, np, 21);
-    arm(s, kind, 1, -1, 1, 0);
+    inject_arm(s, kind, 1, -1, 1, 0);
     int r = vmk_sync(as, m, np * TPAGE);
     CHECK(r == want, "vmk_sync under kind %d: %d (%s), want %d", kind, r, vmk_strerror(r), want);
     for (size_t p = 0; p < np; p++)
         CHECK(get_info(as, m + p * TPAGE).dirty, "page %zu not dirty after a failed sync", p);
     file_is(fd, np, 20, "file after a failed sync");
-    uint64_t h = hits(s, kind);
-    arm(s, kind, 0, 0, 0, 0);                          /* the fault clears */
+    uint64_t h = inject_hits(s, kind);
+    inject_arm(s, kind, 0, 0, 0, 0);                          /* the fault clears */
     r = vmk_sync(as, m, np * TPAGE);
     CHECK(r == 0, "vmk_sync after the fault cleared: %s", vmk_strerror(r));
     for (size_t p = 0; p < np; p++)
@@ -163,12 +149,12 @@ static void eviction_errors(void)
     vmk_space *as = new_space(s);
     int fd = make_file(np, 30);
     unsigned char *m = map(as, fd, np, VMK_PROT_READ | VMK_PROT_WRITE, VMK_MAP_SHARED);
-    arm(s, VMK_INJECT_FILE_WRITE, 1, 10, 2, 0);
-    arm(s, VMK_INJECT_FILE_WRITE_NOSPC, 2, 5, 3, 0);
+    inject_arm(s, VMK_INJECT_FILE_WRITE, 1, 10, 2, 0);
+    inject_arm(s, VMK_INJECT_FILE_WRITE_NOSPC, 2, 5, 3, 0);
     map_is(m, np, 30, "mapping before the writes");
     map_fill(m, np, 31);
     map_is(m, np, 31, "mapping after write errors at eviction");
-    uint64_t e = hits(s, VMK_INJECT_FILE_WRITE), n = hits(s, VMK_INJECT_FILE_WRITE_NOSPC);
+    uint64_t e = inject_hits(s, VMK_INJECT_FILE_WRITE), n = inject_hits(s, VMK_INJECT_FILE_WRITE_NOSPC);
     CHECK(e == 10 && n == 5, "eviction writeback errors hit %llu EIO, %llu ENOSPC; want 10, 5",
           ULL(e), ULL(n));
     int r = vmk_sync(as, m, np * TPAGE);
@@ -194,7 +180,7 @@ static void short_and_delay(void)
                     VMK_INJECT_FILE_READ_DELAY, VMK_INJECT_FILE_WRITE_DELAY };
     uint32_t args[] = { 1000, 700, us, us };
     for (int k = 0; k < 4; k++)
-        arm(s, kinds[k], 1, -1, 1, args[k]);
+        inject_arm(s, kinds[k], 1, -1, 1, args[k]);
     double t0 = now_s();
     unsigned char *m = map(as, fd, np, VMK_PROT_READ | VMK_PROT_WRITE, VMK_MAP_SHARED);
     map_is(m, np, 40, "shared mapping, short reads");
@@ -206,7 +192,7 @@ static void short_and_delay(void)
     double dt = now_s() - t0;
     uint64_t h[4];
     for (int k = 0; k < 4; k++) {
-        h[k] = hits(s, kinds[k]);
+        h[k] = inject_hits(s, kinds[k]);
         CHECK(h[k] > 0, "kind %d never hit", kinds[k]);
     }
     CHECK(dt >= (double)(h[2] + h[3]) * us * 1e-6, "%llu delayed requests of %u us took %.3f s",

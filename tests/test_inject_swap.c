@@ -30,20 +30,6 @@ static vmk_system *open_cfg(size_t limit, unsigned fault_around, int kswapd)
     return s;
 }
 
-static void arm(vmk_system *s, int kind, int64_t after, int64_t count, int64_t every, uint32_t arg)
-{
-    vmk_inject p = { .after = after, .count = count, .every = every, .arg = arg };
-    int r = vmk_inject_config(s, kind, &p, NULL);
-    CHECK(r == 0, "vmk_inject_config(kind %d): %s", kind, vmk_strerror(r));
-}
-
-static uint64_t hits(vmk_system *s, int kind)
-{
-    vmk_inject old;
-    CHECK(vmk_inject_config(s, kind, NULL, &old) == 0, "vmk_inject_config(get %d)", kind);
-    return old.hits;
-}
-
 static unsigned char *fill(vmk_space *as, size_t np, uint64_t tag)
 {
     unsigned char *m = vmk_map_anon(as, np * TPAGE, VMK_PROT_READ | VMK_PROT_WRITE);
@@ -74,13 +60,13 @@ static void short_io(unsigned fault_around)
 {
     vmk_system *s = open_cfg(2 << 20, fault_around, 1);
     vmk_space *as = new_space(s);
-    arm(s, VMK_INJECT_SWAP_WRITE_SHORT, 1, -1, 1, 1536);
-    arm(s, VMK_INJECT_SWAP_READ_SHORT, 1, -1, 1, 2560);
+    inject_arm(s, VMK_INJECT_SWAP_WRITE_SHORT, 1, -1, 1, 1536);
+    inject_arm(s, VMK_INJECT_SWAP_READ_SHORT, 1, -1, 1, 2560);
     size_t np = 4096;                                   /* 16 MiB over 2 MiB */
     unsigned char *m = fill(as, np, 1);
     verify(m, np, 1, "short I/O, first pass");
     verify(m, np, 1, "short I/O, second pass");
-    uint64_t w = hits(s, VMK_INJECT_SWAP_WRITE_SHORT), r = hits(s, VMK_INJECT_SWAP_READ_SHORT);
+    uint64_t w = inject_hits(s, VMK_INJECT_SWAP_WRITE_SHORT), r = inject_hits(s, VMK_INJECT_SWAP_READ_SHORT);
     CHECK(w > 0 && r > 0, "fault_around %u: short writes hit %llu, short reads %llu", fault_around,
           ULL(w), ULL(r));
     CHECK(get_stats(s).io_errors == 0, "short transfers counted as I/O errors");
@@ -119,9 +105,9 @@ static void nospc_retried(void)
     vmk_space *as = new_space(s);
     size_t nd = 64;
     unsigned char *d = fill(as, nd, 2);
-    arm(s, VMK_INJECT_SWAP_WRITE_NOSPC, 1, -1, 1, 0);  /* every swap write: ENOSPC */
+    inject_arm(s, VMK_INJECT_SWAP_WRITE_NOSPC, 1, -1, 1, 0);  /* every swap write: ENOSPC */
     read_zeros(as, 1024);
-    uint64_t h = hits(s, VMK_INJECT_SWAP_WRITE_NOSPC);
+    uint64_t h = inject_hits(s, VMK_INJECT_SWAP_WRITE_NOSPC);
     CHECK(h > 0, "no swap write was attempted under ENOSPC: the test proves nothing");
     CHECK(count_state(as, d, nd, VMK_PAGE_RESIDENT, 1) == nd,
           "a page whose swap write failed with ENOSPC is not resident and dirty");
@@ -129,7 +115,7 @@ static void nospc_retried(void)
     CHECK(st.io_errors >= h && st.sigbus == 0 && st.pages_swapped_out == 0,
           "ENOSPC: io_errors %llu (hits %llu), sigbus %llu, swapped out %llu", ULL(st.io_errors),
           ULL(h), ULL(st.sigbus), ULL(st.pages_swapped_out));
-    arm(s, VMK_INJECT_SWAP_WRITE_NOSPC, 0, 0, 0, 0);   /* the device has room again */
+    inject_arm(s, VMK_INJECT_SWAP_WRITE_NOSPC, 0, 0, 0, 0);   /* the device has room again */
     read_zeros(as, 1024);
     size_t out = count_state(as, d, nd, VMK_PAGE_SWAPPED, 0);
     CHECK(out > 0, "the dirty pages were never retried once the device had room");
@@ -144,12 +130,12 @@ static void many_write_errors(void)
 {
     vmk_system *s = open_cfg(2 << 20, 64, 1);
     vmk_space *as = new_space(s);
-    arm(s, VMK_INJECT_SWAP_WRITE, 2, 20, 3, 0);         /* writes 2, 5, 8, ... 59 */
+    inject_arm(s, VMK_INJECT_SWAP_WRITE, 2, 20, 3, 0);         /* writes 2, 5, 8, ... 59 */
     size_t np = 4096;
     unsigned char *m = fill(as, np, 3);
     verify(m, np, 3, "after write errors");
     verify(m, np, 3, "after write errors, second pass");
-    uint64_t h = hits(s, VMK_INJECT_SWAP_WRITE);
+    uint64_t h = inject_hits(s, VMK_INJECT_SWAP_WRITE);
     CHECK(h == 20, "write EIO hit %llu times, want 20", ULL(h));
     CHECK(get_stats(s).io_errors >= 20, "write errors not counted");
     no_errors(s, "write errors");
@@ -163,14 +149,14 @@ static void delays(void)
     const uint32_t us = 3000;
     vmk_system *s = open_cfg(2 << 20, 64, 0);           /* all I/O in this thread */
     vmk_space *as = new_space(s);
-    arm(s, VMK_INJECT_SWAP_WRITE_DELAY, 1, -1, 1, us);
-    arm(s, VMK_INJECT_SWAP_READ_DELAY, 1, -1, 1, us);
+    inject_arm(s, VMK_INJECT_SWAP_WRITE_DELAY, 1, -1, 1, us);
+    inject_arm(s, VMK_INJECT_SWAP_READ_DELAY, 1, -1, 1, us);
     double t0 = now_s();
     size_t np = 2048;
     unsigned char *m = fill(as, np, 4);
     verify(m, np, 4, "with delays");
     double dt = now_s() - t0;
-    uint64_t w = hits(s, VMK_INJECT_SWAP_WRITE_DELAY), r = hits(s, VMK_INJECT_SWAP_READ_DELAY);
+    uint64_t w = inject_hits(s, VMK_INJECT_SWAP_WRITE_DELAY), r = inject_hits(s, VMK_INJECT_SWAP_READ_DELAY);
     CHECK(w > 0 && r > 0, "delays hit %llu writes, %llu reads", ULL(w), ULL(r));
     CHECK(dt >= (double)(w + r) * us * 1e-6, "%llu delayed requests of %u us took only %.3f s",
           ULL(w + r), us, dt);
@@ -195,7 +181,7 @@ static int read_error_child(void *arg)
     size_t np = 2048, sigbus_at = SIZE_MAX;
     unsigned char *m = fill(as, np, 5);
     CHECK(get_info(as, m).state == VMK_PAGE_SWAPPED, "page 0 not in swap");
-    arm(s, VMK_INJECT_SWAP_READ, 3, 1, 1, 0);        /* the third read: a read-ahead window */
+    inject_arm(s, VMK_INJECT_SWAP_READ, 3, 1, 1, 0);        /* the third read: a read-ahead window */
     for (size_t p = 0; p < np; p++) {
         int r = read_guarded(m + p * TPAGE, 5, p);
         if (r == -1 && sigbus_at == SIZE_MAX) {
@@ -206,7 +192,7 @@ static int read_error_child(void *arg)
         CHECK(r == 0, "page %zu: %s", p, r < 0 ? "a second SIGBUS" : "wrong data");
     }
     CHECK(sigbus_at != SIZE_MAX && sigbus_at > 0, "the read error gave no SIGBUS (at %zu)", sigbus_at);
-    CHECK(hits(s, VMK_INJECT_SWAP_READ) == 1 && get_stats(s).sigbus == 1, "one error, one SIGBUS");
+    CHECK(inject_hits(s, VMK_INJECT_SWAP_READ) == 1 && get_stats(s).sigbus == 1, "one error, one SIGBUS");
     printf("EIO on a read-ahead window: SIGBUS at page %zu, then the page read back right\n",
            sigbus_at);
     vmk_system_close(s);
