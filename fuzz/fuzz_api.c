@@ -51,8 +51,11 @@ static void fork_step(vmk_space *as, struct region *reg, struct region *r, size_
                       const uint8_t *s)
 {
     vmk_space *child;
-    if (vmk_space_fork(as, &child))
-        die("fork", 0, 0);
+    int e = vmk_space_fork(as, &child);
+    if (e == -EMLINK)                  /* VMK_FORK_DEPTH_MAX forks stacked: documented */
+        return;
+    if (e)
+        die("fork", (size_t)-e, 0);
     for (int k = 0; k < SLOTS; k++) {
         if (!reg[k].base)
             continue;
