@@ -144,7 +144,8 @@ void vmk_space_destroy(vmk_space *as);
  * alone.  Shared file mappings stay shared, as after fork(2).  Time: O(VMAs
  * + page-table pages of earlier forks' private pages), no data moved.
  * Errors: -EINVAL (NULL), -ENOMEM, -EMLINK (more than VMK_FORK_DEPTH_MAX
- * forks stacked on one mapping).  On error parent's contents are unchanged.
+ * forks stacked on one mapping: every fork of a space counts, even when its
+ * child is gone).  On error parent's contents are unchanged.
  */
 #define VMK_FORK_DEPTH_MAX 64
 int   vmk_space_fork(vmk_space *parent, vmk_space **child);
