@@ -1371,62 +1371,40 @@ int main(int argc, char **argv)
     snprintf(side_desc[S_USEMMAP], sizeof side_desc[0], "umap's umapsort --usemmap (kernel mmap), %s",
              kwhat);
 
+    /* Each side, each repetition: caches dropped, the load noted, the run in
+     * a child (in the cgroup the side names), the file checked after. */
+    const struct side_run {
+        int *on, side;
+        const char *what;
+        const char *cg;                /* NULL: no cgroup */
+        void (*fn)(struct run *);      /* NULL: umap's own binary */
+        int usemmap;
+    } sides[] = {
+        { &DO_VMKIT, S_VMKIT, "vmkit", cg_ok ? cg_acct : NULL, vmkit_run, 0 },
+        { &DO_VMKIT_CG, S_VMKIT_CG, "vmkit in the kernel's memory cgroup", cg_limited, vmkit_run, 0 },
+        { &DO_KERNEL, S_KERNEL, "kernel", cg_ok ? cg_limited : NULL, kernel_run, 0 },
+        { &DO_UMAP, S_UMAP, "umap", cg_ok ? cg_acct : NULL, NULL, 0 },
+        { &DO_USEMMAP, S_USEMMAP, "umapsort --usemmap in the kernel's cgroup",
+          cg_ok ? cg_limited : NULL, NULL, 1 },
+    };
     for (int rep = 0; rep < REPS && !atomic_load(&stopping); rep++) {
-        struct run r;
-        if (DO_VMKIT) {
-            say("bench_umapsort: rep %d/%d, vmkit", rep + 1, REPS);
+        for (size_t k = 0; k < sizeof sides / sizeof sides[0]; k++) {
+            const struct side_run *sr = &sides[k];
+            if (!*sr->on)
+                continue;
+            say("bench_umapsort: rep %d/%d, %s", rep + 1, REPS, sr->what);
             drop_caches();
-            getloadavg(&r.load, 1);
-            double l = r.load;
-            in_child(cg_ok ? cg_acct : NULL, vmkit_run, &r);
-            r.load = l;
-            if (r.ok)
-                r.file_bad = check_file(datafile);
-            record(S_VMKIT, &r, rep);
-        }
-        if (DO_VMKIT_CG) {
-            say("bench_umapsort: rep %d/%d, vmkit in the kernel's memory cgroup", rep + 1, REPS);
-            drop_caches();
+            struct run r;
             double l;
             getloadavg(&l, 1);
-            in_child(cg_limited, vmkit_run, &r);
+            if (sr->fn)
+                in_child(sr->cg, sr->fn, &r);
+            else
+                umap_run(sr->cg, sr->usemmap, &r);
             r.load = l;
             if (r.ok)
                 r.file_bad = check_file(datafile);
-            record(S_VMKIT_CG, &r, rep);
-        }
-        if (DO_KERNEL) {
-            say("bench_umapsort: rep %d/%d, kernel", rep + 1, REPS);
-            drop_caches();
-            double l;
-            getloadavg(&l, 1);
-            in_child(cg_ok ? cg_limited : NULL, kernel_run, &r);
-            r.load = l;
-            if (r.ok)
-                r.file_bad = check_file(datafile);
-            record(S_KERNEL, &r, rep);
-        }
-        if (DO_UMAP) {
-            say("bench_umapsort: rep %d/%d, umap (%s)", rep + 1, REPS, UMAP_BIN);
-            drop_caches();
-            double l;
-            getloadavg(&l, 1);
-            umap_run(cg_ok ? cg_acct : NULL, 0, &r);
-            r.load = l;
-            if (r.ok)
-                r.file_bad = check_file(datafile);
-            record(S_UMAP, &r, rep);
-        }
-        if (DO_USEMMAP) {
-            say("bench_umapsort: rep %d/%d, umapsort --usemmap in the kernel's cgroup", rep + 1, REPS);
-            drop_caches();
-            double l;
-            getloadavg(&l, 1);
-            umap_run(cg_ok ? cg_limited : NULL, 1, &r);
-            r.load = l;
-            if (r.ok)
-                r.file_bad = check_file(datafile);
-            record(S_USEMMAP, &r, rep);
+            record(sr->side, &r, rep);
         }
     }
     while (atomic_load(&stopping))
