@@ -3,7 +3,8 @@
  *
  *   FAIL(fmt, ...)          print "FAIL file:line: message" and exit(1)
  *   CHECK(cond, fmt, ...)   FAIL unless cond
- *   proc_status_kb(key)     a field of /proc/self/status in kB; vmrss_kb()
+ *   proc_kb(path, key)      a field of a /proc file in kB; proc_status_kb(key),
+ *                           vmrss_kb(), pss_kb()
  *   splitmix64 / xorshift64 a fast PRNG (per-thread state, no locks)
  *   pattern(space, page, w) the word a test writes at word w of page `page`
  *                           of space `space`: checkable, never 0, and
@@ -60,10 +61,11 @@ static int expect_failures __attribute__((unused));
 #define TPAGE ((size_t)4096)
 #define TWORDS (TPAGE / sizeof(uint64_t))
 
-/* A field of /proc/self/status in kB ("VmRSS:", "VmHWM:"), or -1. */
-static inline long proc_status_kb(const char *key)
+/* A field in kB of a /proc file of this process ("VmRSS:" in
+ * /proc/self/status, "Pss:" in /proc/self/smaps_rollup), or -1. */
+static inline long proc_kb(const char *path, const char *key)
 {
-    FILE *f = fopen("/proc/self/status", "r");
+    FILE *f = fopen(path, "r");
     char line[256];
     long v = -1;
     size_t k = strlen(key);
@@ -75,7 +77,11 @@ static inline long proc_status_kb(const char *key)
     return v;
 }
 
+static inline long proc_status_kb(const char *key) { return proc_kb("/proc/self/status", key); }
 static inline long vmrss_kb(void) { return proc_status_kb("VmRSS:"); }
+/* Proportional set size: a page mapped at two addresses counts once,
+ * where VmRSS counts each mapping. */
+static inline long pss_kb(void) { return proc_kb("/proc/self/smaps_rollup", "Pss:"); }
 
 static inline uint64_t splitmix64(uint64_t *s)
 {

@@ -92,21 +92,6 @@ static void threads_in_spaces(char *pb, char *cb, char *gb)
         pthread_join(t[i], NULL);
 }
 
-/* Proportional set size of the process (kB): a page mapped at two
- * addresses counts once, where VmRSS counts each mapping. */
-static __attribute__((unused)) long pss_kb(void)
-{
-    FILE *f = fopen("/proc/self/smaps_rollup", "r");
-    char line[256];
-    long v = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Pss: %ld", &v) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return v;
-}
-
 static void rss_sharing(void)
 {
 #if !defined(VMK_TEST_ASAN) && !defined(VMK_TEST_TSAN)

@@ -5,6 +5,8 @@
 #define VMK_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -17,6 +19,22 @@ static inline size_t cli_parse_size(const char *s)
     else if (*e == 'M' || *e == 'm') v *= 1 << 20;
     else if (*e == 'K' || *e == 'k') v *= 1 << 10;
     return (size_t)v;
+}
+
+/* A field in kB of a /proc file of this process ("VmHWM:" in
+ * /proc/self/status, "Pss:" in /proc/self/smaps_rollup), or -1. */
+static inline long cli_proc_kb(const char *path, const char *key)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    long v = -1;
+    size_t k = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, k))
+            v = atol(line + k);
+    if (f)
+        fclose(f);
+    return v;
 }
 
 /* Seconds on the monotonic clock. */

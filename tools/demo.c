@@ -178,20 +178,6 @@ static struct phase_result run_phase(struct demo *d, enum phase ph)
     return r;
 }
 
-static long proc_status_kb(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t k = strlen(key);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, key, k))
-            v = atol(line + k);
-    if (f)
-        fclose(f);
-    return v;
-}
-
 static int demo_usage(void)
 {
     printf("usage: vmkit demo fork [--size 512M]   (copy-on-write fork; vmkit demo fork --help)\n"
@@ -275,7 +261,7 @@ int vmk_cmd_demo(int argc, char **argv)
     vmk_stats_get(sys, &st);
     printf("\nwhat the virtual-memory system did:\n");
     vmk_stats_print(&st, stdout);
-    long hwm = proc_status_kb("VmHWM:");
+    long hwm = cli_proc_kb("/proc/self/status", "VmHWM:");
     printf("process peak resident (VmHWM) %ld MiB for a %zu MiB budget\n", hwm >> 10, d.limit >> 20);
     uint64_t bad = atomic_load(&d.bad);
     printf("%s: %llu pages checked wrong\n", bad ? "FAILED" : "ok", (unsigned long long)bad);

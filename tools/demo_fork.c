@@ -30,19 +30,6 @@ static void bar(const char *what, size_t done, size_t total)
         fputc('\n', stderr);
 }
 
-static long pss_kb(void)
-{
-    FILE *f = fopen("/proc/self/smaps_rollup", "r");
-    char line[256];
-    long v = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Pss: %ld", &v) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return v;
-}
-
 /* Touch every page: the first word says which side wrote it last. */
 static void write_pages(const char *what, char *base, size_t n, uint64_t side, size_t every,
                         size_t first)
@@ -156,7 +143,7 @@ int vmk_cmd_demo_fork(int argc, char **argv)
     for (size_t pg = 0; pg < n; pg++)                    /* the copy is used: memcpy stays */
         bad += ((uint64_t *)(copy + pg * 4096))[0] != word(1, pg);
     free(copy);
-    long pss0 = pss_kb();
+    long pss0 = cli_proc_kb("/proc/self/smaps_rollup", "Pss:");
     t = cli_now();
     if ((r = vmk_space_fork(p, &c)) < 0) {
         fprintf(stderr, "vmkit demo fork: fork: %s\n", vmk_strerror(r));
@@ -170,7 +157,7 @@ int vmk_cmd_demo_fork(int argc, char **argv)
     t = cli_now();
     bad += verify(cb, n, want_child, &s);
     double t_read = cli_now() - t;
-    long pss1 = pss_kb();
+    long pss1 = cli_proc_kb("/proc/self/smaps_rollup", "Pss:");
     printf("  child reads every page    %9.3f ms   (%.2f us/page); process Pss grew %ld kB of %zu kB\n",
            t_read * 1e3, t_read * 1e6 / (double)n, pss1 - pss0, size >> 10);
     s.every_c = 4, s.every_p = 8;
