@@ -52,6 +52,20 @@ int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
     return pwrite_loop(fd, buf, len, off, NO_CAP);
 }
 
+int io_write_full(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t k = write(fd, p, len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 ? -errno : -EIO;
+        p += k, len -= (size_t)k;
+    }
+    return 0;
+}
+
 void io_plan_set(struct io_plan *p, int64_t after, int64_t every, int64_t count, uint32_t arg)
 {
     atomic_store(&p->armed, 0);

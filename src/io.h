@@ -54,6 +54,8 @@ void io_plan_set(struct io_plan *p, int64_t after, int64_t every, int64_t count,
 /* 0, -errno, or -EIO when the file ends first. */
 int io_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* write(2) all of buf at the file position (logs, traces): 0 or -errno. */
+int io_write_full(int fd, const void *buf, size_t len);
 
 /* The same through the fault plans of `via`. */
 int io_pread_via(struct io_via via, int fd, void *buf, size_t len, uint64_t off);

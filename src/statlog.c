@@ -35,6 +35,7 @@
  * closing the system wakes it at once.
  */
 #include "statlog.h"
+#include "io.h"
 #include "thread.h"
 #include <fcntl.h>
 #include <inttypes.h>
@@ -144,19 +145,6 @@ static void group(struct statlog *l, uint32_t id, const vmk_stats *s, unsigned t
     l->cur[l->ncur++] = (struct scope_prev){ id, s->stall_some_ns };
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t k = write(fd, p, len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? -errno : -EIO;
-        p += k, len -= (size_t)k;
-    }
-    return 0;
-}
-
 /* Build and append one line: the system, then every space (ids increase
  * with the order of sys->spaces, which is creation order). */
 static void write_line(struct statlog *l)
@@ -180,7 +168,7 @@ static void write_line(struct statlog *l)
     append(l, "\n");
     if (l->failed)
         return;
-    int r = write_all(l->fd, l->line, l->len);
+    int r = io_write_full(l->fd, l->line, l->len);
     if (r < 0)
         report_once(&l->said, "vmkit: cannot write the stats log (VMK_STATS); lines are lost");
     struct scope_prev *x = l->prev;
@@ -265,7 +253,7 @@ int statlog_start(struct vmk_system *sys)
               "resident,swap,ws,refaults,thrash,stall_ms,stall_pct}...\n",
            STATLOG_VERSION, ms, sys->frames.n, (long)getpid(), sys->policy_name,
            ms_wall / 1000, (int)(ms_wall % 1000));
-    int r = l->failed ? -ENOMEM : write_all(l->fd, l->line, l->len);
+    int r = l->failed ? -ENOMEM : io_write_full(l->fd, l->line, l->len);
     if (r < 0) {
         log_free(l);
         return r;

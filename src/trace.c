@@ -4,6 +4,7 @@
  * Both are async-signal-safe, so the fault handler records directly.
  */
 #include "internal.h"
+#include "io.h"
 #include "trace.h"
 #include <fcntl.h>
 #include <stdlib.h>
@@ -29,22 +30,9 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-static int write_all(int fd, const void *p, size_t len)
-{
-    while (len) {
-        ssize_t k = write(fd, p, len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? -errno : -EIO;
-        p = (const char *)p + k, len -= (size_t)k;
-    }
-    return 0;
-}
-
 static void flush_locked(struct trace *t)
 {
-    int r = write_all(t->fd, t->buf, t->n * sizeof t->buf[0]);
+    int r = io_write_full(t->fd, t->buf, t->n * sizeof t->buf[0]);
     if (r < 0 && !t->error)
         t->error = r;
     t->n = 0;
@@ -65,7 +53,7 @@ int trace_open(struct vmk_system *sys, const char *path)
     }
     struct { char magic[8]; uint32_t page_size, flags; } hdr = { "VMKTRC01", PAGE_SIZE_, 0 };
     memcpy(hdr.magic, "VMKTRC01", 8);
-    int r = write_all(t->fd, &hdr, sizeof hdr);
+    int r = io_write_full(t->fd, &hdr, sizeof hdr);
     if (r < 0) {
         close(t->fd);
         free(t);
