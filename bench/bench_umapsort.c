@@ -858,6 +858,23 @@ static void drop_caches(void)
         sh("sync; echo 3 > /proc/sys/vm/drop_caches");
 }
 
+
+/* What every side's run records once its child is done: the child's
+ * resource use, the device's I/O over the run, the cgroup's peak. */
+static int finish_run(struct run *r, const struct rusage *ru, const uint64_t *d0,
+                      const uint64_t *d1, const char *cg)
+{
+    r->maxrss_kb = ru->ru_maxrss, r->minflt = ru->ru_minflt, r->majflt = ru->ru_majflt;
+    r->nvcsw = ru->ru_nvcsw, r->nivcsw = ru->ru_nivcsw;
+    r->utime = ru->ru_utime.tv_sec + ru->ru_utime.tv_usec * 1e-6;
+    r->stime = ru->ru_stime.tv_sec + ru->ru_stime.tv_usec * 1e-6;
+    r->dev_rd_ios = d1[0] - d0[0], r->dev_rd_sect = d1[1] - d0[1];
+    r->dev_wr_ios = d1[2] - d0[2], r->dev_wr_sect = d1[3] - d0[3];
+    if (cg && cg[0])
+        r->cg_peak_mib = cg_peak(cg);
+    return r->ok ? 0 : -1;
+}
+
 /* Run fn in a child (in cgroup cg if set), get its struct run back. */
 static int in_child(const char *cg, void (*fn)(struct run *), struct run *r)
 {
@@ -904,15 +921,7 @@ static int in_child(const char *cg, void (*fn)(struct run *), struct run *r)
             WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
             r->oom ? ": the memory cgroup's OOM killer (dmesg says what it held)" : "");
     }
-    r->maxrss_kb = ru.ru_maxrss, r->minflt = ru.ru_minflt, r->majflt = ru.ru_majflt;
-    r->nvcsw = ru.ru_nvcsw, r->nivcsw = ru.ru_nivcsw;
-    r->utime = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6;
-    r->stime = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
-    r->dev_rd_ios = d1[0] - d0[0], r->dev_rd_sect = d1[1] - d0[1];
-    r->dev_wr_ios = d1[2] - d0[2], r->dev_wr_sect = d1[3] - d0[3];
-    if (cg && cg[0])
-        r->cg_peak_mib = cg_peak(cg);
-    return r->ok ? 0 : -1;
+    return finish_run(r, &ru, d0, d1, cg);
 }
 
 /* umap's umapsort binary (usemmap: its --usemmap mode, the kernel's mmap):
@@ -1005,15 +1014,7 @@ static int umap_run(const char *cg, int usemmap, struct run *r)
         if (!r->oom)
             r->bad = 1;               /* its own validation exits 1 on a wrong word */
     }
-    r->maxrss_kb = ru.ru_maxrss, r->minflt = ru.ru_minflt, r->majflt = ru.ru_majflt;
-    r->nvcsw = ru.ru_nvcsw, r->nivcsw = ru.ru_nivcsw;
-    r->utime = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6;
-    r->stime = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
-    r->dev_rd_ios = d1[0] - d0[0], r->dev_rd_sect = d1[1] - d0[1];
-    r->dev_wr_ios = d1[2] - d0[2], r->dev_wr_sect = d1[3] - d0[3];
-    if (cg && cg[0])
-        r->cg_peak_mib = cg_peak(cg);
-    return r->ok ? 0 : -1;
+    return finish_run(r, &ru, d0, d1, cg);
 }
 
 /* ================= report ================= */
