@@ -3,7 +3,8 @@
  *
  *   FAIL(fmt, ...)          print "FAIL file:line: message" and exit(1)
  *   CHECK(cond, fmt, ...)   FAIL unless cond
- *   proc_kb(path, key)      a field of a /proc file in kB; proc_status_kb(key),
+ *   cli_proc_kb(path, key)  a field of a /proc file in kB (tools/cli.h);
+ *                           proc_status_kb(key),
  *                           vmrss_kb(), pss_kb()
  *   splitmix64 / xorshift64 a fast PRNG (per-thread state, no locks)
  *   pattern(space, page, w) the word a test writes at word w of page `page`
@@ -31,6 +32,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../tools/cli.h"
 
 #define FAIL(...) do { fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
                        fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(1); } while (0)
@@ -61,27 +64,11 @@ static int expect_failures __attribute__((unused));
 #define TPAGE ((size_t)4096)
 #define TWORDS (TPAGE / sizeof(uint64_t))
 
-/* A field in kB of a /proc file of this process ("VmRSS:" in
- * /proc/self/status, "Pss:" in /proc/self/smaps_rollup), or -1. */
-static inline long proc_kb(const char *path, const char *key)
-{
-    FILE *f = fopen(path, "r");
-    char line[256];
-    long v = -1;
-    size_t k = strlen(key);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, key, k))
-            v = atol(line + k);
-    if (f)
-        fclose(f);
-    return v;
-}
-
-static inline long proc_status_kb(const char *key) { return proc_kb("/proc/self/status", key); }
+static inline long proc_status_kb(const char *key) { return cli_proc_kb("/proc/self/status", key); }
 static inline long vmrss_kb(void) { return proc_status_kb("VmRSS:"); }
 /* Proportional set size: a page mapped at two addresses counts once,
  * where VmRSS counts each mapping. */
-static inline long pss_kb(void) { return proc_kb("/proc/self/smaps_rollup", "Pss:"); }
+static inline long pss_kb(void) { return cli_proc_kb("/proc/self/smaps_rollup", "Pss:"); }
 
 static inline uint64_t splitmix64(uint64_t *s)
 {
