@@ -195,12 +195,12 @@ static bool own(struct vmk_vma *vma, size_t j)
 }
 
 /* Boundaries between copied and shown-through pages over [lo-1, hi]. */
-static int64_t boundaries(struct vmk_vma *vma, size_t lo, size_t hi, size_t pg)
+static int64_t boundaries(struct vmk_vma *vma, size_t lo, size_t hi)
 {
     int64_t n = 0;
     bool prev = lo > 0 && own(vma, lo - 1);
     for (size_t j = lo; j <= hi; j++) {
-        bool cur = j == pg || own(vma, j);
+        bool cur = own(vma, j);
         n += cur != prev;
         prev = cur;
     }
@@ -213,7 +213,7 @@ void cow_forget_maps(struct vmk_system *sys, struct vmk_vma *vma)
     if (!vma->obj->backing)
         return;
     size_t lo = vma->pgoff, hi = vma_page(vma, vma->end);
-    int64_t n = boundaries(vma, lo, hi, SIZE_MAX);
+    int64_t n = boundaries(vma, lo, hi);
     int64_t cur = atomic_load_explicit(&sys->cow_maps, memory_order_relaxed);
     atomic_fetch_sub_explicit(&sys->cow_maps, n < cur ? n : cur, memory_order_relaxed);
 }
@@ -322,7 +322,7 @@ static int cow_block(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
     uint32_t ncopy = 0;
     for (size_t j = b.lo; j < b.hi; j++)
         ncopy += b.h[j - base] != NULL;
-    int64_t before = boundaries(vma, b.lo, b.hi, SIZE_MAX);
+    int64_t before = boundaries(vma, b.lo, b.hi);
     int r = frames_get(sys, 1, ncopy, b.fr);
     if (r >= 0 && (uint32_t)r < ncopy)          /* short of frames: copy pg alone */
         frames_free(&sys->frames, b.fr, (uint32_t)r);
@@ -365,11 +365,11 @@ static int cow_block(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
             continue;
         }
         pte_unlock(&hj->ptes[j], b.hv[j - base]);
-        tree_cover(sys, top, j);
+        tree_cover(top, j);
         uint64_t nv = PTE_RES | PTE_DIRTY | (j == pg ? PTE_MAPPED | PTE_REF : 0);
         fault_publish(sys, top, j, 1, &b.fr[k++], &nv);
     }
-    atomic_fetch_add_explicit(&sys->cow_maps, boundaries(vma, b.lo, b.hi, SIZE_MAX) - before,
+    atomic_fetch_add_explicit(&sys->cow_maps, boundaries(vma, b.lo, b.hi) - before,
                               memory_order_relaxed);
     fault_count(sys, top->owner, C_FAULTS_MINOR, 1);
     fault_count(sys, top->owner, C_COW_BREAKS, ncopy);
@@ -419,7 +419,7 @@ static int cow_break(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
     }
     bool major = !(hv & PTE_RES) && (hv & PTE_SWAP);
     pte_unlock(&h->ptes[pg], hv);
-    tree_cover(sys, top, pg);
+    tree_cover(top, pg);
     uint64_t nv = PTE_RES | PTE_DIRTY | PTE_MAPPED | PTE_REF;
     fault_publish(sys, top, pg, 1, &fr, &nv);
     fault_count(sys, top->owner, major ? C_FAULTS_MAJOR : C_FAULTS_MINOR, 1);

@@ -74,9 +74,8 @@ static void cover_bump_end(struct vmk_object *b, size_t pg)
  * before parents is the order every fault takes them in) and go on, since
  * the backing now covers pg for the object under it.
  */
-void tree_cover(struct vmk_system *sys, struct vmk_object *o, size_t pg)
+void tree_cover(struct vmk_object *o, size_t pg)
 {
-    (void)sys;
     for (struct vmk_object *c = o, *b; (b = c->backing); c = b) {
         uint8_t bit = (uint8_t)(1u << c->slot);
         uint8_t old = atomic_fetch_or_explicit(&b->cover[pg], bit, memory_order_acq_rel);

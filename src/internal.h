@@ -188,7 +188,7 @@ VMK_HIDDEN void tree_unlink(struct vmk_object *o);
 /* Called with the chain's entries of pg locked from o down to the page's
  * holder (cow.c): o now has its own page pg; record that in the objects
  * below and free pages nobody can see any more.  Maplock shared. */
-VMK_HIDDEN void tree_cover(struct vmk_system *sys, struct vmk_object *o, size_t pg);
+VMK_HIDDEN void tree_cover(struct vmk_object *o, size_t pg);
 
 /* cow.c: faults in a VMA whose object has a backing chain */
 VMK_HIDDEN int  cow_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write);
