@@ -171,6 +171,7 @@ void fault_publish(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint
                                                                memory_order_relaxed,
                                                                memory_order_relaxed))
         ;
+    atomic_fetch_add_explicit(&o->resident, n, memory_order_relaxed);
     uint64_t r = ctr_get(&sys->ctr, C_RESIDENT) + n;
     ctr_add(&sys->ctr, C_RESIDENT, n);
     ctr_add(&o->owner->ctr, C_RESIDENT, n);

@@ -176,11 +176,7 @@ static int freeze(struct vmk_object *x, struct vmk_space *child, struct vmk_obje
         p->vmas[i]->obj = p;
     atomic_store(&p->write_hint, atomic_load(&x->write_hint));
     /* x's frames are now the snapshot's: count them once, in fork_space. */
-    uint64_t res = 0;
-    size_t end = atomic_load(&x->touched_end);
-    for (size_t pg = 0; pg < end; pg++)
-        if (atomic_load_explicit(&x->ptes[pg], memory_order_relaxed) & PTE_RES)
-            res++;
+    int64_t res = atomic_load_explicit(&x->resident, memory_order_relaxed);
     ctr_add(&x->owner->ctr, C_RESIDENT, -(int64_t)res);
     ctr_add(&sys->fork_space.ctr, C_RESIDENT, (int64_t)res);
     x->owner = &sys->fork_space;
@@ -279,8 +275,9 @@ static int fork_vmas(struct vmk_system *sys, struct vmk_space *parent, struct vm
         n += sys->vmas[i]->space == parent;
     struct vmk_vma **pv = malloc((n + 1) * sizeof *pv);
     struct fork_pair *pairs = malloc((n + 1) * sizeof *pairs);
-    int r = pv && pairs ? vma_reserve(sys, n) : -ENOMEM;
-    size_t np = 0;
+    struct mmu_range *wp = malloc((n + 1) * sizeof *wp);
+    int r = pv && pairs && wp ? vma_reserve(sys, n) : -ENOMEM;
+    size_t np = 0, nwp = 0;
     for (size_t i = 0, k = 0; r == 0 && i < sys->nvmas; i++)
         if (sys->vmas[i]->space == parent)
             pv[k++] = sys->vmas[i];
@@ -299,15 +296,18 @@ static int fork_vmas(struct vmk_system *sys, struct vmk_space *parent, struct vm
                     break;
                 pairs[np++] = (struct fork_pair){ xp, cobj };
             }
-            /* Writes to pages mapped now must fault from here on. */
-            if ((r = mmu_writeprotect(sys->uffd, v->start, v->end - v->start, true)) < 0)
-                break;
+            wp[nwp++] = (struct mmu_range){ v->start, v->end - v->start };
         }
         r = map_child_vma(sys, v, child, cobj, addrs ? addrs[i] : 0);
     }
+    /* Writes to the parent's pages mapped now must fault from here on: one
+     * walk of all the frozen VMAs at the end (also after an error: what is
+     * frozen must never be written through an old writable entry). */
+    int e = nwp ? mmu_writeprotect_all(sys->uffd, wp, nwp) : 0;
     free(pv);
     free(pairs);
-    return r;
+    free(wp);
+    return r < 0 ? r : e;
 }
 
 VMK_API int vmk_space_fork(vmk_space *parent, vmk_space **childp)

@@ -61,6 +61,8 @@ struct vmk_object {
     struct vmk_object *next_file; /* sys->files list; maplock */
     int watch;                   /* inotify watch of a shared file, -1: none (filewatch.c) */
     _Atomic size_t touched_end;  /* 1 + highest page ever made resident */
+    _Atomic int64_t resident;    /* pages with PTE_RES (fault_publish adds, drops
+                                    and evictions take away) */
     _Atomic int write_hint;      /* > 0: pages read back from swap get written soon */
     /* Copy-on-write fork (fork.c, cow.c): objects form a tree.  A page
      * missing here shows through from `backing`; a frozen object is the

@@ -15,10 +15,12 @@
  */
 #include "internal.h"
 #include "mmu.h"
+#include "thread.h"
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 #include <linux/userfaultfd.h>
 
 #ifndef UFFD_USER_MODE_ONLY
@@ -179,6 +181,73 @@ int mmu_writeprotect(int uffd, uintptr_t addr, size_t len, bool wp)
         if (errno != EAGAIN && errno != EINTR)
             return -errno;
     }
+}
+
+/*
+ * Write-protecting a fork's worth of memory is one change_protection walk
+ * over every page-table entry of it: ~25 ns an entry here, 14 ms for 2 GiB,
+ * the whole cost of a fork.  The kernel takes the mmap lock shared for it,
+ * so two threads can walk disjoint halves at once: past WP_SPLIT bytes (and
+ * with a second CPU), a helper thread takes the second half, cut at a 2 MiB
+ * boundary so that no page-table page is walked by both.
+ */
+#define WP_SPLIT ((size_t)64 << 20)
+
+struct wp_job { int uffd; const struct mmu_range *r; size_t n; size_t skip; int err; };
+
+/* Write-protect r[0..n), the first `skip` bytes of r[0] excepted. */
+static int wp_ranges(int uffd, const struct mmu_range *r, size_t n, size_t skip)
+{
+    int err = 0;
+    for (size_t i = 0; i < n; i++) {
+        int e = mmu_writeprotect(uffd, r[i].addr + skip, r[i].len - skip, true);
+        if (e < 0 && !err)
+            err = e;
+        skip = 0;
+    }
+    return err;
+}
+
+static void *wp_worker(void *arg)
+{
+    struct wp_job *j = arg;
+    j->err = wp_ranges(j->uffd, j->r, j->n, j->skip);
+    return NULL;
+}
+
+int mmu_writeprotect_all(int uffd, const struct mmu_range *r, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += r[i].len;
+    static _Atomic long ncpu;
+    if (!atomic_load_explicit(&ncpu, memory_order_relaxed))
+        atomic_store_explicit(&ncpu, sysconf(_SC_NPROCESSORS_ONLN), memory_order_relaxed);
+    if (total < WP_SPLIT || atomic_load_explicit(&ncpu, memory_order_relaxed) < 2)
+        return wp_ranges(uffd, r, n, 0);
+    /* Find the range holding the middle byte and the 2 MiB cut in it. */
+    size_t half = total / 2, i = 0;
+    while (half >= r[i].len)
+        half -= r[i++].len;
+    uintptr_t cut = (r[i].addr + half + ((size_t)2 << 20) - 1) & ~(((uintptr_t)2 << 20) - 1);
+    if (cut > r[i].addr + r[i].len)
+        cut = r[i].addr + r[i].len;
+    size_t skip = cut - r[i].addr;
+    struct wp_job j = { uffd, r + i, n - i, skip, 0 };
+    if (skip == r[i].len)
+        j.r++, j.n--, j.skip = 0;
+    pthread_t t;
+    if (j.n == 0 || thread_start_quiet(&t, wp_worker, &j) != 0)
+        return wp_ranges(uffd, r, n, 0);
+    /* Mine: r[0..i) and the head of r[i] up to the cut. */
+    int err = wp_ranges(uffd, r, i, 0);
+    if (skip > 0) {
+        int e = mmu_writeprotect(uffd, r[i].addr, skip, true);
+        if (e < 0 && !err)
+            err = e;
+    }
+    pthread_join(t, NULL);
+    return err ? err : j.err;
 }
 
 int mmu_zap(uintptr_t addr, size_t len)

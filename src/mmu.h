@@ -30,6 +30,11 @@ int   mmu_continue(int uffd, uintptr_t addr, size_t len, bool wp);
 int   mmu_copy(int uffd, uintptr_t addr, const void *src, size_t len, bool wp);
 /* Set or clear write protection of mapped pages.  0 or -errno. */
 int   mmu_writeprotect(int uffd, uintptr_t addr, size_t len, bool wp);
+/* Write-protect every range of r[0..n): the fork's one big page-table walk,
+ * split over two threads when there is enough of it.  0 or the first
+ * -errno (every range is tried even after an error). */
+struct mmu_range { uintptr_t addr; size_t len; };
+int   mmu_writeprotect_all(int uffd, const struct mmu_range *r, size_t n);
 /* Drop the MMU's mapping of pages (they stay in the frame-store). */
 int   mmu_zap(uintptr_t addr, size_t len);
 

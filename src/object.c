@@ -173,6 +173,7 @@ void object_drop_page(struct vmk_object *o, size_t pg, uint64_t v)
         frames_free(&sys->frames, &f, 1);
         ctr_add(&sys->ctr, C_RESIDENT, -1);
         ctr_add(&o->owner->ctr, C_RESIDENT, -1);
+        atomic_fetch_sub_explicit(&o->resident, 1, memory_order_relaxed);
         store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), PAGE_SIZE_);
     }
     if (v & PTE_SWAP)
@@ -203,6 +204,7 @@ void object_release_pages(struct vmk_object *o, size_t first, size_t n)
     }
     ctr_add(&sys->ctr, C_RESIDENT, -(int64_t)freed);
     ctr_add(&o->owner->ctr, C_RESIDENT, -(int64_t)freed);
+    atomic_fetch_sub_explicit(&o->resident, (int64_t)freed, memory_order_relaxed);
     store_punch(sys->store_fd, o->base + ((uint64_t)first << PAGE_SHIFT_), n << PAGE_SHIFT_);
     uintptr_t lo = ((uintptr_t)&o->ptes[first] + PAGE_SIZE_ - 1) & ~(uintptr_t)(PAGE_SIZE_ - 1);
     uintptr_t hi = (uintptr_t)&o->ptes[first + n] & ~(uintptr_t)(PAGE_SIZE_ - 1);

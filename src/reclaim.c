@@ -326,6 +326,7 @@ static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
             trace_eviction(sys, &v[i]);
         atomic_store_explicit(&sys->frames.map[v[i].frame].obj, NULL, memory_order_relaxed);
         ctr_add(&v[i].obj->owner->ctr, C_RESIDENT, -1);
+        atomic_fetch_sub_explicit(&v[i].obj->resident, 1, memory_order_relaxed);
         ctr_add(&v[i].obj->owner->ctr, C_EVICTED, 1);
         uint64_t stamp = atomic_fetch_add_explicit(&sys->evict_clock, 1, memory_order_relaxed);
         pte_unlock(v[i].pte, v[i].slot == NO_SLOT ? 0
