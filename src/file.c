@@ -33,6 +33,8 @@
 #include "internal.h"
 #include "io.h"
 #include "mmu.h"
+#include "fileasync.h"
+#include "fileio.h"
 #include "readahead.h"
 #include "store.h"
 #include <fcntl.h>
@@ -41,13 +43,10 @@
 
 #define FILE_SPAN_PAGES (1ull << 28)      /* 1 TiB: a shared file object's reach */
 
-static int file_size(int fd, uint64_t *size)
+/* The pages of [first, first + n) that a read of got bytes reached. */
+static uint32_t pages_read(ssize_t got)
 {
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return -errno;
-    *size = (uint64_t)st.st_size;
-    return 0;
+    return (uint32_t)(((size_t)got + PAGE_SIZE_ - 1) >> PAGE_SHIFT_);
 }
 
 /* How file I/O of a system reaches its fault plans (tests). */
@@ -56,23 +55,53 @@ static struct io_via file_via(struct vmk_system *sys, enum io_chan chan)
     return (struct io_via){ .faults = &sys->swap.inject, .chan = chan, .align = 1 };
 }
 
-/* Read n pages of the file from file page fpage into buf; past the end of
- * the file the buffer is zero.  0 or -EIO. */
-static int file_read_pages(struct vmk_system *sys, int fd, uint64_t fpage, void *buf, uint32_t n)
+/*
+ * Start reading what the plan will want next.  A run going up, in a system
+ * with readers (fileasync.c), is read straight into frames and mapped as
+ * the reads complete, a request per FA_MAX pages, each but the first page
+ * of its stretch: that page is left for the reader to fault on - the sign
+ * that it has come this far, on which its stream plans the next stretch
+ * (readahead.c sees a fault where the stream expects it, every page before
+ * resident) - and the kernel is asked for it alone (readahead(2)), so that
+ * fault finds it in the page cache.  Everything else, and what the readers
+ * cannot take (no free request or frame), is asked of the kernel.
+ */
+static void prefetch(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan)
 {
-    size_t len = (size_t)n << PAGE_SHIFT_;
-    ssize_t done = io_pread_upto_via(file_via(sys, IO_FILE_READ), fd, buf, len, fpage << PAGE_SHIFT_);
-    if (done < 0)
-        return -EIO;
-    memset((char *)buf + done, 0, len - (size_t)done);
-    return 0;
+    struct vmk_object *o = vma->obj;
+    if (plan->stride != 1 || !plan->ahead_n || !fileasync_on(sys)) {
+        ra_prefetch(o, plan);
+        return;
+    }
+    uint64_t end = (uint64_t)plan->ahead + plan->ahead_n, started = 0;
+    for (uint64_t p = (uint64_t)plan->ahead; p < end; p += FA_MAX) {
+        uint32_t n = end - p < FA_MAX ? (uint32_t)(end - p) : FA_MAX, got = 0;
+        if (n > 1)
+            got = fileasync_read(sys, vma, p + 1, n - 1);
+        started += got;
+        ra_hint(o, p, 1);
+        if (1 + got < n)
+            ra_hint(o, p + 1 + got, n - 1 - got);
+    }
+    if (started)
+        ra_async(o, plan, started);
 }
 
 /*
  * Bring in the run [first, first + n) (locked, frames fr) around the
- * faulting page plan->pg: one read, the plan's prefetch started, one
- * UFFDIO_COPY; clean and write-protected but for the faulting page of a
- * write, dirty at once.  Returns n, or -errno with the pages unlocked.
+ * faulting page plan->pg: one read through the page cache into a bounce
+ * buffer (the plan's prefetch has usually put the pages there), the plan's
+ * prefetch started, one UFFDIO_COPY; clean and write-protected but for the
+ * faulting page of a write, dirty at once.  A read that comes back short of
+ * the run means the file shrank (its size as last seen is stale): the pages
+ * it did not reach are given up, and if the faulting page is one of them
+ * the fault is past the end (-ENXIO: SIGBUS).  Returns the pages brought
+ * in, or -errno with the pages unlocked.
+ *
+ * This path copies every byte twice (page cache to buffer, buffer to
+ * frame-store); measured, it is still the faster one for a window read in
+ * the faulting thread: the copy-free read of fileio.c maps and unmaps a
+ * window per read.  Runs read ahead go copy-free, by fileasync.c.
  */
 static int run_in(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan,
                   size_t first, uint32_t n, const uint32_t *fr, uint64_t *vals, int write)
@@ -80,14 +109,26 @@ static int run_in(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_p
     struct vmk_object *o = vma->obj;
     int bi;
     char *buf = bounce_get(sys, &bi);
-    int r = file_read_pages(sys, o->file_fd, o->file_pgoff + first, buf, n);
+    ssize_t got = fileio_read_buf(sys, o, first, buf, n);
+    uint32_t keep = got < 0 ? 0 : pages_read(got);
+    int r = got < 0 ? -EIO : 0;
+    if (r == 0 && keep < n) {
+        uint64_t size;
+        fileio_size(o, true, &size);               /* the file shrank: see it */
+        if (plan->pg - first >= keep)
+            r = -ENXIO;
+        else
+            fault_abort(sys, o, first + keep, n - keep, fr + keep, vals + keep, 0);
+    }
     if (r == 0) {
-        ra_prefetch(o, plan);
+        n = keep;
+        prefetch(sys, vma, plan);
         r = mmu_copy(sys->uffd, vma_addr(vma, first), buf, (size_t)n << PAGE_SHIFT_, true);
     }
     bounce_put(sys, bi);
     if (r < 0) {
-        ctr_add(&sys->ctr, C_IO_ERRORS, 1);
+        if (r != -ENXIO)
+            ctr_add(&sys->ctr, C_IO_ERRORS, 1);
         return fault_abort(sys, o, first, n, fr, vals, r);
     }
     for (uint32_t i = 0; i < n; i++)
@@ -172,23 +213,47 @@ static void unlock_lattice(struct vmk_object *o, const struct ra_plan *plan, uin
         pte_unlock(&o->ptes[lattice(plan, i)], 0);
 }
 
+/* Drop lattice pages [from, to) (frames fr[from..]) back to never read. */
+static void drop_lattice(struct vmk_system *sys, struct vmk_object *o, const struct ra_plan *plan,
+                         uint32_t from, uint32_t to, const uint32_t *fr)
+{
+    for (uint32_t i = from; i < to; i++)
+        store_punch(sys->store_fd, o->base + ((uint64_t)lattice(plan, i) << PAGE_SHIFT_),
+                    PAGE_SIZE_);
+    frames_free(&sys->frames, fr + from, to - from);
+    unlock_lattice(o, plan, from, to);
+}
+
 /* Read the n pages of the lattice into buf, one request each (the plan's
  * prefetch has usually put them in the kernel's page cache), then map them
- * one by one.  0 or -errno. */
+ * one by one.  The pages read (fewer at the end of a file that shrank: its
+ * size is then seen again; -ENXIO if the faulting page is past it), or
+ * -errno. */
 static int read_lattice(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan,
                         uint32_t n, char *buf, int write)
 {
     struct vmk_object *o = vma->obj;
-    int r = 0;
-    for (uint32_t i = 0; i < n && r == 0; i++)
-        r = file_read_pages(sys, o->file_fd, o->file_pgoff + lattice(plan, i),
-                            buf + ((size_t)i << PAGE_SHIFT_), 1);
-    if (r == 0)
-        ra_prefetch(o, plan);
-    for (uint32_t i = 0; i < n && r == 0; i++)
-        r = mmu_copy(sys->uffd, vma_addr(vma, lattice(plan, i)), buf + ((size_t)i << PAGE_SHIFT_),
-                     PAGE_SIZE_, !(write && i == 0));
-    return r;
+    uint32_t i = 0;
+    for (; i < n; i++) {
+        ssize_t got = fileio_read_buf(sys, o, lattice(plan, i), buf + ((size_t)i << PAGE_SHIFT_), 1);
+        if (got < 0)
+            return -EIO;
+        if (got == 0) {
+            uint64_t size;
+            fileio_size(o, true, &size);
+            if (i == 0)
+                return -ENXIO;
+            break;
+        }
+    }
+    prefetch(sys, vma, plan);
+    for (uint32_t k = 0; k < i; k++) {
+        int r = mmu_copy(sys->uffd, vma_addr(vma, lattice(plan, k)), buf + ((size_t)k << PAGE_SHIFT_),
+                         PAGE_SIZE_, !(write && k == 0));
+        if (r < 0)
+            return r;
+    }
+    return (int)i;
 }
 
 /*
@@ -213,19 +278,17 @@ static int fault_strided(struct vmk_system *sys, struct vmk_vma *vma, const stru
     int r = read_lattice(sys, vma, plan, n, buf, write);
     bounce_put(sys, bi);
     if (r < 0) {
-        ctr_add(&sys->ctr, C_IO_ERRORS, 1);
-        for (uint32_t i = 0; i < n; i++)
-            store_punch(sys->store_fd, o->base + ((uint64_t)lattice(plan, i) << PAGE_SHIFT_),
-                        PAGE_SIZE_);
-        frames_free(&sys->frames, fr, n);
-        unlock_lattice(o, plan, 0, n);
-        return r;
+        if (r != -ENXIO)
+            ctr_add(&sys->ctr, C_IO_ERRORS, 1);
+        drop_lattice(sys, o, plan, 0, n, fr);
+        return r == -ENXIO ? r : -EIO;
     }
-    for (uint32_t i = 0; i < n; i++) {
+    drop_lattice(sys, o, plan, (uint32_t)r, n, fr);
+    for (uint32_t i = 0; i < (uint32_t)r; i++) {
         uint64_t v = PTE_RES | PTE_MAPPED | PTE_REF | (write && i == 0 ? PTE_DIRTY : 0);
         fault_publish(sys, o, lattice(plan, i), 1, &fr[i], &v);
     }
-    return (int)n;
+    return r;
 }
 
 /*
@@ -237,7 +300,9 @@ int file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write
 {
     struct vmk_object *o = vma->obj;
     uint64_t size = 0, fpage = o->file_pgoff + pg;
-    int r = file_size(o->file_fd, &size);
+    int r = fileio_size(o, false, &size);
+    if (r == 0 && (fpage << PAGE_SHIFT_) >= size)     /* past the size last seen: */
+        r = fileio_size(o, true, &size);              /* has the file grown? */
     if (r == 0 && (fpage << PAGE_SHIFT_) >= size)
         r = -ENXIO;                                   /* beyond the end: SIGBUS */
     if (r < 0) {
@@ -262,7 +327,7 @@ int file_writeback(struct vmk_system *sys, struct vmk_object *o, uint32_t pg, co
                    uint32_t n)
 {
     uint64_t size;
-    int r = file_size(o->file_fd, &size);
+    int r = fileio_size(o, true, &size);          /* never extend the file */
     if (r < 0)
         return r;
     uint64_t off = (o->file_pgoff + pg) << PAGE_SHIFT_;
@@ -409,7 +474,9 @@ static struct vmk_object *shared_object(struct vmk_space *as, int fd, const stru
         return NULL;
     }
     o->file_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    *err = o->file_fd < 0 ? -errno : ra_attach(o);
+    *err = o->file_fd < 0 ? -errno : fileio_open(o);
+    if (*err == 0)
+        *err = ra_attach(o);
     if (*err < 0) {
         o->nvmas = 1;
         object_del_vma(o, NULL);
@@ -422,6 +489,7 @@ static struct vmk_object *shared_object(struct vmk_space *as, int fd, const stru
     o->next_file = sys->files;
     sys->files = o;
     filewatch_add(o);                  /* truncation; mapped all the same if it fails */
+    fileasync_start(sys);              /* readers; readahead via the page cache if none */
     return o;
 }
 
@@ -465,7 +533,10 @@ VMK_API void *vmk_map_file(vmk_space *as, int fd, off_t offset, size_t len, int 
             o->file_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
             o->file_pgoff = fpage;
             o->file_writable = writable;
-            err = o->file_fd < 0 ? -errno : ra_attach(o);
+            fileasync_start(sys);
+            err = o->file_fd < 0 ? -errno : fileio_open(o);
+            if (err == 0)
+                err = ra_attach(o);
         }
     }
     void *p = NULL;
@@ -525,8 +596,17 @@ VMK_API int vmk_sync(vmk_space *as, void *addr, size_t len)
 int file_page_read(struct vmk_system *sys, struct vmk_object *o, size_t pg, void *buf)
 {
     uint64_t size, fpage = o->file_pgoff + pg;
-    int r = file_size(o->file_fd, &size);
+    int r = fileio_size(o, true, &size);
     if (r == 0 && (fpage << PAGE_SHIFT_) >= size)
         r = -ENXIO;
-    return r < 0 ? r : file_read_pages(sys, o->file_fd, fpage, buf, 1);
+    if (r < 0)
+        return r;
+    ssize_t got = fileio_read_buf(sys, o, pg, buf, 1);
+    return got < 0 ? -EIO : got == 0 ? -ENXIO : 0;
+}
+
+/* Close a file object's descriptors (object_free). */
+void file_object_close(struct vmk_object *o)
+{
+    fileio_close(o);
 }

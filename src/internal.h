@@ -53,6 +53,8 @@ struct vmk_object {
     int nvmas, cap_vmas;
     /* File-backed objects (file.c); file_fd < 0 for anonymous memory. */
     int file_fd;                 /* our own descriptor of the file */
+    int file_dio_fd;             /* the same file opened O_DIRECT, -1: none (fileio.c) */
+    _Atomic uint64_t file_size;  /* the file's size as last seen (fileio.c) */
     uint64_t file_pgoff;         /* file page of object page 0 */
     bool file_shared;            /* MAP_SHARED: the system's page cache of the file */
     bool file_writable;          /* file_fd may be written */
@@ -139,6 +141,7 @@ struct vmk_system {
 
     struct vmk_object *files;    /* shared file objects, one per file; maplock */
     struct filewatch *filewatch; /* truncation watcher, started with the first file */
+    struct fileasync *fileasync; /* file reads in flight, started with the first file */
     struct vmk_space file_space; /* owner of shared file objects (counters only) */
     struct vmk_space fork_space; /* owner of frozen (shared after fork) objects */
     uint32_t next_space_id;      /* maplock */
@@ -206,6 +209,7 @@ VMK_HIDDEN int  filewatch_add(struct vmk_object *o);
 VMK_HIDDEN void filewatch_del(struct vmk_object *o);
 VMK_HIDDEN void filewatch_stop(struct vmk_system *sys);
 VMK_HIDDEN int  file_page_read(struct vmk_system *sys, struct vmk_object *o, size_t pg, void *buf);
+VMK_HIDDEN void file_object_close(struct vmk_object *o);
 
 /* thrash.c */
 VMK_HIDDEN bool thrash_check(struct vmk_system *sys, struct vmk_space *as);

@@ -157,3 +157,13 @@ ssize_t io_pread_upto_via(struct io_via via, int fd, void *buf, size_t len, uint
     int r = plans_apply(via, len, &cap);
     return r < 0 ? r : pread_loop(fd, buf, len, off, cap);
 }
+
+int io_via_start(struct io_via via, size_t len, size_t *cap)
+{
+    return plans_apply(via, len, cap);
+}
+
+ssize_t io_pread_upto(int fd, void *buf, size_t len, uint64_t off, size_t cap)
+{
+    return pread_loop(fd, buf, len, off, cap);
+}

@@ -63,4 +63,12 @@ int io_pwrite_via(struct io_via via, int fd, const void *buf, size_t len, uint64
 /* Read up to len bytes, fewer only at the end of the file: the count or -errno. */
 ssize_t io_pread_upto_via(struct io_via via, int fd, void *buf, size_t len, uint64_t off);
 
+/* A request made of several calls (fileio.c: an O_DIRECT part and a
+ * buffered tail) meets the plans once: io_via_start applies them to the
+ * whole request of len bytes (sleeps, or -EIO/-ENOSPC, or sets *cap, the
+ * largest transfer per call), then io_pread_upto reads each part with that
+ * cap.  The count read (short only at the end of the file) or -errno. */
+int io_via_start(struct io_via via, size_t len, size_t *cap);
+ssize_t io_pread_upto(int fd, void *buf, size_t len, uint64_t off, size_t cap);
+
 #endif

@@ -80,6 +80,20 @@ static inline void rw_read_lock(vmk_rwlock *l)
     }
 }
 
+/* One more read hold of a lock the caller already holds for reading, unless
+ * a writer waits (then 0, nothing taken).  The hold may be handed to
+ * another thread, which releases it with rw_read_unlock (file reads in
+ * flight, fileasync.c): writers wait for it like for any reader. */
+static inline int rw_read_extra(vmk_rwlock *l)
+{
+    uint32_t v = atomic_load_explicit(&l->v, memory_order_relaxed);
+    while (!(v & (RW_WRITER | RW_WWAIT)))
+        if (atomic_compare_exchange_weak_explicit(&l->v, &v, v + 1, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return 1;
+    return 0;
+}
+
 static inline void rw_read_unlock(vmk_rwlock *l)
 {
     uint32_t v = atomic_fetch_sub_explicit(&l->v, 1, memory_order_release) - 1;

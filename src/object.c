@@ -107,6 +107,7 @@ struct vmk_object *object_create(struct vmk_system *sys, struct vmk_space *owner
     o->sys = sys;
     o->owner = owner;
     o->file_fd = -1;
+    o->file_dio_fd = -1;
     o->watch = -1;
     o->npages = npages;
     o->base = base;
@@ -126,7 +127,7 @@ void object_free(struct vmk_object *o)
     if (o->backing)
         tree_unlink(o);
     if (o->file_fd >= 0)
-        close(o->file_fd);
+        file_object_close(o);
     if (o->cover)
         munmap((void *)o->cover, (o->npages + PAGE_SIZE_ - 1) & ~(size_t)(PAGE_SIZE_ - 1));
     munmap(o->ptes, pt_bytes(o->npages));

@@ -87,6 +87,7 @@ struct ra_stream {
     int64_t win;          /* page of bit 0 of pending */
     int64_t prefetched;   /* active, if pf: readahead(2) issued up to here (excluded) */
     uint64_t pending;     /* bit i: page win + i * stride read ahead, not settled yet */
+    uint64_t apend;       /* pages read ahead by the readers of fileasync.c, not passed yet */
     uint64_t used;        /* LRU stamp; 0: never used */
     int32_t stride;       /* distance between its pages, < 0 going down; 0: not known yet */
     uint32_t size;        /* active: pages per window; 0: probing */
@@ -260,8 +261,8 @@ static int find_lost(struct ra_state *st, int64_t q)
 }
 
 /* A stream whose next page is q, or whose lattice reaches q through
- * resident pages only (at most two windows of them). */
-static int find_next(struct ra_state *st, struct vmk_object *o, int64_t q)
+ * resident pages only (at most two windows of them); *passed: how many. */
+static int find_next(struct ra_state *st, struct vmk_object *o, int64_t q, uint64_t *passed)
 {
     for (int i = 0; i < RA_STREAMS; i++) {
         struct ra_stream *s = &st->s[i];
@@ -270,8 +271,10 @@ static int find_next(struct ra_state *st, struct vmk_object *o, int64_t q)
             continue;
         while (k < gap && resident(o, lat(s->next, s->stride, k)))
             k++;
-        if (k == gap)
+        if (k == gap) {
+            *passed = (uint64_t)gap;
             return i;
+        }
     }
     return -1;
 }
@@ -339,6 +342,7 @@ static int probe_at(struct ra_state *st, int i, int64_t q, int32_t stride)
     s->stride = stride;
     s->last = q;
     s->pf = false;
+    s->apend = 0;
     s->used = ++st->clock;
     s->gen++;
     return -1;
@@ -350,6 +354,7 @@ static int start_at(struct ra_state *st, int i, int64_t q, int32_t stride, uint3
     st->s[i].stride = stride;
     st->s[i].size = size;
     st->s[i].pf = false;
+    st->s[i].apend = 0;
     return window_at(st, i, q);
 }
 
@@ -364,8 +369,13 @@ static int decide(struct ra_state *st, struct vmk_object *o, int64_t q, struct t
         settle_lost(o, s, q, t);
         return start_at(st, i, q, s->stride, s->size / 2 > init ? s->size / 2 : init);
     }
-    if ((i = find_next(st, o, q)) >= 0) {
-        settle_passed(&st->s[i], t);
+    uint64_t passed = 0;
+    if ((i = find_next(st, o, q, &passed)) >= 0) {
+        struct ra_stream *s = &st->s[i];
+        uint64_t a = passed < s->apend ? passed : s->apend;  /* read by the readers */
+        t->hits += a;
+        s->apend -= a;
+        settle_passed(s, t);
         st->s[i].size = next_size(st->s[i].size, st->max);
         return window_at(st, i, q);
     }
@@ -470,4 +480,21 @@ void ra_prefetch(struct vmk_object *o, const struct ra_plan *p)
             readahead(o->file_fd, (off64_t)((o->file_pgoff + (uint64_t)pg) << PAGE_SHIFT_),
                       PAGE_SIZE_);
     }
+}
+
+void ra_hint(struct vmk_object *o, int64_t pg, uint32_t n)
+{
+    if (pg >= 0 && n)
+        readahead(o->file_fd, (off64_t)((o->file_pgoff + (uint64_t)pg) << PAGE_SHIFT_),
+                  (size_t)n << PAGE_SHIFT_);
+}
+
+void ra_async(struct vmk_object *o, const struct ra_plan *p, uint64_t n)
+{
+    struct ra_state *st = p->slot < 0 ? NULL : ra_of(o);
+    if (!st || !ra_lock(st))
+        return;                           /* uncounted as hits: pending */
+    if (st->s[p->slot].gen == p->gen)
+        st->s[p->slot].apend += n;
+    mutex_unlock(&st->lock);
 }

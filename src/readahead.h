@@ -41,5 +41,10 @@ void ra_record(struct vmk_system *sys, struct vmk_object *o, const struct ra_pla
                uint32_t got);
 /* Start the kernel's reads of the pages the plan will want next. */
 void ra_prefetch(struct vmk_object *o, const struct ra_plan *p);
+/* Ask the kernel to read object pages [pg, pg + n) into its page cache. */
+void ra_hint(struct vmk_object *o, int64_t pg, uint32_t n);
+/* n pages of the plan's prefetch went to the readers of fileasync.c: they
+ * count as hits when the stream's reader has gone past them. */
+void ra_async(struct vmk_object *o, const struct ra_plan *p, uint64_t n);
 
 #endif

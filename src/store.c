@@ -50,3 +50,18 @@ int store_write(int fd, uint64_t off, const void *buf, size_t len)
 {
     return io_pwrite_full(fd, buf, len, off);
 }
+
+void *store_window(int fd, uint64_t off, size_t len, int *err)
+{
+    void *w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, (off_t)off);
+    if (w == MAP_FAILED) {
+        *err = -errno;
+        return NULL;
+    }
+    return w;
+}
+
+void store_window_drop(void *w, size_t len)
+{
+    munmap(w, len);
+}

@@ -21,5 +21,13 @@ int store_zero(int fd, uint64_t off, size_t len);
 int store_punch(int fd, uint64_t off, size_t len);
 int store_read(int fd, uint64_t off, void *buf, size_t len);
 int store_write(int fd, uint64_t off, const void *buf, size_t len);
+/* A window on [off, off+len) of the frame-store for I/O: mapped MAP_SHARED
+ * at an address of the kernel's choice, never registered with userfaultfd,
+ * its pages allocated (zero) where there were holes, so the kernel may read
+ * a file straight into them (O_DIRECT included).  NULL + *err on failure.
+ * Drop it as soon as the I/O is done: its pages count in VmRSS while it
+ * maps them, beside the frame budget. */
+void *store_window(int fd, uint64_t off, size_t len, int *err);
+void  store_window_drop(void *w, size_t len);
 
 #endif
