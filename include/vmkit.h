@@ -271,7 +271,10 @@ typedef struct vmk_stats {
     uint64_t thrash_events;     /* times thrashing started */
     uint64_t pauses;            /* times load control paused a space (this one) */
     uint64_t paused_faults;     /* faults that waited on a pause */
-    uint64_t cow_breaks;        /* writes that copied a page shared by fork */
+    uint64_t cow_breaks;        /* pages copied by copy-on-write breaks */
+    uint64_t cow_ahead;         /* of those, copied ahead of a sequential
+                                   writer (copy-on-write around), not yet
+                                   written when copied */
     uint64_t shared_resident;   /* resident pages shared by fork (frozen
                                    snapshots; system only): counted once, not
                                    in any space's `resident` */

@@ -218,6 +218,15 @@ void cow_forget_maps(struct vmk_system *sys, struct vmk_vma *vma)
     atomic_fetch_sub_explicit(&sys->cow_maps, n < cur ? n : cur, memory_order_relaxed);
 }
 
+/* vma has a new object (collapse.c): its runs of own pages count (maplock
+ * exclusive; cow_forget_maps forgot the old ones). */
+void cow_count_maps(struct vmk_system *sys, struct vmk_vma *vma)
+{
+    if (vma->obj->backing)
+        atomic_fetch_add_explicit(&sys->cow_maps, boundaries(vma, vma->pgoff, vma_page(vma, vma->end)),
+                                  memory_order_relaxed);
+}
+
 static void count_maps(struct vmk_system *sys, struct vmk_vma *vma, size_t pg)
 {
     bool l = pg > 0 && own(vma, pg - 1), r = own(vma, pg + 1);
@@ -225,11 +234,12 @@ static void count_maps(struct vmk_system *sys, struct vmk_vma *vma, size_t pg)
     atomic_fetch_add_explicit(&sys->cow_maps, d, memory_order_relaxed);
 }
 
-/* Lock page j of a block: top's entry, and, if empty, its holder's (which
- * must be resident, or the anonymous bottom's empty page: zeros).  Trylock
- * only.  *hj is the holder (NULL: top has the page already). */
-static bool block_lock(struct vmk_object *top, size_t j, struct vmk_object **hj, uint64_t *tv,
-                       uint64_t *hv)
+/* Lock page j of a run: top's entry, and, if empty, its holder's (which
+ * must be resident, or in swap if swap_ok, or the anonymous bottom's empty
+ * page: zeros).  Trylock only.  *hj is the holder (NULL: top has the page
+ * already). */
+static bool run_lock(struct vmk_object *top, size_t j, bool swap_ok, struct vmk_object **hj,
+                     uint64_t *tv, uint64_t *hv)
 {
     if (!pte_trylock(&top->ptes[j], tv))
         return false;
@@ -249,7 +259,8 @@ static bool block_lock(struct vmk_object *top, size_t j, struct vmk_object **hj,
         uint64_t v = pte_read(&o->ptes[j]) & ~(PTE_BUSY | PTE_WAIT);
         if (!v && o->backing)
             continue;
-        if ((v && !(v & PTE_RES)) || (!v && o->file_fd >= 0) || !pte_trylock(&o->ptes[j], hv))
+        if ((v && !(v & PTE_RES) && !swap_ok) || (!v && o->file_fd >= 0) ||
+            !pte_trylock(&o->ptes[j], hv))
             break;                       /* swapped, a file page, or busy: not cheap */
         if (*hv != v) {
             pte_unlock(&o->ptes[j], *hv);
@@ -262,123 +273,195 @@ static bool block_lock(struct vmk_object *top, size_t j, struct vmk_object **hj,
     return false;
 }
 
-struct block {
-    size_t lo, hi;                            /* [lo, hi): pages taken */
-    struct vmk_object *h[COW_BLOCK];
-    uint64_t tv[COW_BLOCK], hv[COW_BLOCK];
-    uint32_t fr[COW_BLOCK];
+/* A run of pages [lo, hi) taken for one break; index k is page base + k. */
+struct run {
+    size_t base, lo, hi;
+    struct vmk_object *h[FA_MAX];
+    uint64_t tv[FA_MAX], hv[FA_MAX];
+    uint32_t fr[FA_MAX];
 };
 
 /* Take the run of pages around pg (pg itself is taken, holder h) that
- * block_lock gets, within pg's aligned block and the VMA. */
-static void block_take(struct vmk_vma *vma, size_t pg, struct vmk_object *h, uint64_t hv,
-                       struct block *b)
+ * run_lock gets, within [first, last) (at most FA_MAX pages) and the VMA. */
+static void run_take(struct vmk_vma *vma, size_t pg, struct vmk_object *h, uint64_t hv,
+                     size_t first, size_t last, bool swap_ok, struct run *b)
 {
     struct vmk_object *top = vma->obj;
-    size_t first = pg & ~(size_t)(COW_BLOCK - 1), last = first + COW_BLOCK;
+    b->base = first;
     if (first < vma->pgoff)
         first = vma->pgoff;
     if (last > vma_page(vma, vma->end))
         last = vma_page(vma, vma->end);
-    size_t base = pg & ~(size_t)(COW_BLOCK - 1);
-    b->h[pg - base] = h, b->hv[pg - base] = hv, b->tv[pg - base] = 0;
+    size_t k = pg - b->base;
+    b->h[k] = h, b->hv[k] = hv, b->tv[k] = 0;
     b->lo = pg, b->hi = pg + 1;
-    while (b->lo > first && block_lock(top, b->lo - 1, &b->h[b->lo - 1 - base],
-                                       &b->tv[b->lo - 1 - base], &b->hv[b->lo - 1 - base]))
+    while (b->lo > first && (k = b->lo - 1 - b->base,
+                             run_lock(top, b->lo - 1, swap_ok, &b->h[k], &b->tv[k], &b->hv[k])))
         b->lo--;
-    while (b->hi < last && block_lock(top, b->hi, &b->h[b->hi - base], &b->tv[b->hi - base],
-                                      &b->hv[b->hi - base]))
+    while (b->hi < last && (k = b->hi - b->base,
+                            run_lock(top, b->hi, swap_ok, &b->h[k], &b->tv[k], &b->hv[k])))
         b->hi++;
 }
 
-/* Unlock the block's pages (and pg's too unless keep_pg). */
-static void block_release(struct vmk_object *top, struct block *b, size_t pg, bool keep_pg)
+/* Unlock the run's pages (and pg's too unless keep_pg). */
+static void run_release(struct vmk_object *top, struct run *b, size_t pg, bool keep_pg)
 {
-    size_t base = pg & ~(size_t)(COW_BLOCK - 1);
     for (size_t j = b->lo; j < b->hi; j++) {
+        size_t k = j - b->base;
         if (keep_pg && j == pg)
             continue;
-        if (b->h[j - base])
-            pte_unlock(&b->h[j - base]->ptes[j], b->hv[j - base]);
-        pte_unlock(&top->ptes[j], b->tv[j - base]);
+        if (b->h[k])
+            pte_unlock(&b->h[k]->ptes[j], b->hv[k]);
+        pte_unlock(&top->ptes[j], b->tv[k]);
     }
 }
 
+/* The run's pages that top does not have yet into top's frame-store pages:
+ * read holder by holder (one read per stretch of one holder), written in
+ * one piece per stretch of copied pages. */
+static int run_copy(struct vmk_system *sys, struct vmk_object *top, struct run *b)
+{
+    int bi;
+    char *buf = bounce_get(sys, &bi);
+    int r = 0;
+    for (size_t j = b->lo; r == 0 && j < b->hi;) {
+        struct vmk_object *h = b->h[j - b->base];
+        size_t n = 1;
+        if (!h) {
+            j++;
+            continue;
+        }
+        char *dst = buf + ((j - b->lo) << PAGE_SHIFT_);
+        if (!(b->hv[j - b->base] & PTE_RES)) {
+            r = holder_bytes(sys, h, j, b->hv[j - b->base], dst);   /* swap, zeros */
+        } else {
+            while (j + n < b->hi && b->h[j + n - b->base] == h &&
+                   (b->hv[j + n - b->base] & PTE_RES))
+                n++;
+            r = store_read(sys->store_fd, h->base + ((uint64_t)j << PAGE_SHIFT_), dst,
+                           n << PAGE_SHIFT_);
+        }
+        j += n;
+    }
+    for (size_t j = b->lo; r == 0 && j < b->hi;) {
+        size_t n = 0;
+        while (j + n < b->hi && b->h[j + n - b->base])
+            n++;
+        if (n)
+            r = store_write(sys->store_fd, top->base + ((uint64_t)j << PAGE_SHIFT_),
+                            buf + ((j - b->lo) << PAGE_SHIFT_), n << PAGE_SHIFT_);
+        j += n + 1;
+    }
+    bounce_put(sys, bi);
+    return r;
+}
+
+/* Map the copied pages of the run writable (the others stay unmapped). */
+static int run_map(struct vmk_system *sys, struct vmk_vma *vma, struct run *b)
+{
+    int r = 0;
+    for (size_t j = b->lo; r == 0 && j < b->hi;) {
+        size_t n = 0;
+        while (j + n < b->hi && b->h[j + n - b->base])
+            n++;
+        if (n)
+            r = mmu_continue(sys->uffd, vma_addr(vma, j), n << PAGE_SHIFT_, false);
+        j += n + 1;
+    }
+    return r;
+}
+
 /*
- * The break in block mode: copy every page of the run top does not have
- * yet, map the run from top's range as one mapping, publish.  0 (done), or
- * 1: nothing but pg could be taken (the caller does a plain break), or
- * -errno with everything released.
+ * A break of several pages at once: copy every page of the run [first,
+ * last) around pg that top does not have yet and that it cheaply can (see
+ * run_lock), map the run from top's range as one mapping, map the copies
+ * writable, publish.  0 (done), or 1: nothing but pg could be taken (the
+ * caller does a plain break), or -errno with everything released.
  */
-static int cow_block(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
-                     struct vmk_object *h, uint64_t hv)
+static int cow_run(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
+                   struct vmk_object *h, uint64_t hv, size_t first, size_t last, bool swap_ok)
 {
     struct vmk_object *top = vma->obj;
-    struct block b;
-    size_t base = pg & ~(size_t)(COW_BLOCK - 1);
-    block_take(vma, pg, h, hv, &b);
+    struct run b;
+    run_take(vma, pg, h, hv, first, last, swap_ok, &b);
     if (b.hi - b.lo == 1)
         return 1;
     uint32_t ncopy = 0;
     for (size_t j = b.lo; j < b.hi; j++)
-        ncopy += b.h[j - base] != NULL;
+        ncopy += b.h[j - b.base] != NULL;
     int64_t before = boundaries(vma, b.lo, b.hi);
     int r = frames_get(sys, 1, ncopy, b.fr);
     if (r >= 0 && (uint32_t)r < ncopy)          /* short of frames: copy pg alone */
         frames_free(&sys->frames, b.fr, (uint32_t)r);
     if (r < 0 || (uint32_t)r < ncopy) {
-        block_release(top, &b, pg, r >= 0);
+        run_release(top, &b, pg, r >= 0);
         return r < 0 ? r : 1;
     }
-    int bi;
-    char *buf = bounce_get(sys, &bi);
-    r = 0;
-    for (size_t j = b.lo; r == 0 && j < b.hi; j++)
-        if (b.h[j - base])
-            r = holder_bytes(sys, b.h[j - base], j, b.hv[j - base], buf + ((j - b.lo) << PAGE_SHIFT_));
-    for (size_t j = b.lo; r == 0 && j < b.hi; j++)
-        if (b.h[j - base])
-            r = store_write(sys->store_fd, top->base + ((uint64_t)j << PAGE_SHIFT_),
-                            buf + ((j - b.lo) << PAGE_SHIFT_), PAGE_SIZE_);
-    bounce_put(sys, bi);
+    r = run_copy(sys, top, &b);
     uintptr_t addr = vma_addr(vma, b.lo);
     size_t len = (b.hi - b.lo) << PAGE_SHIFT_;
     if (r == 0)
         r = mmu_remap(sys->uffd, sys->store_fd, addr, top->base + ((uint64_t)b.lo << PAGE_SHIFT_),
                       len, vma->prot, true);
     if (r == 0)
-        r = mmu_continue(sys->uffd, vma_addr(vma, pg), PAGE_SIZE_, false);
+        r = run_map(sys, vma, &b);
     if (r < 0) {                      /* the copies are not mapped: put things back */
         for (size_t j = b.lo; j < b.hi; j++)
-            if (b.h[j - base])
+            if (b.h[j - b.base])
                 store_punch(sys->store_fd, top->base + ((uint64_t)j << PAGE_SHIFT_), PAGE_SIZE_);
         frames_free(&sys->frames, b.fr, ncopy);
-        block_release(top, &b, pg, false);
+        run_release(top, &b, pg, false);
         return r;
     }
     /* Holders first (tree_cover may take them), then publish top's pages. */
     uint32_t k = 0;
     for (size_t j = b.lo; j < b.hi; j++) {
-        struct vmk_object *hj = b.h[j - base];
+        struct vmk_object *hj = b.h[j - b.base];
         if (!hj) {
-            pte_unlock(&top->ptes[j], b.tv[j - base]);   /* top's already, not mapped */
+            pte_unlock(&top->ptes[j], b.tv[j - b.base]);   /* top's already, not mapped */
             continue;
         }
-        pte_unlock(&hj->ptes[j], b.hv[j - base]);
+        pte_unlock(&hj->ptes[j], b.hv[j - b.base]);
         tree_cover(top, j);
-        uint64_t nv = PTE_RES | PTE_DIRTY | (j == pg ? PTE_MAPPED | PTE_REF : 0);
+        uint64_t nv = PTE_RES | PTE_DIRTY | PTE_MAPPED | PTE_REF;
         fault_publish(sys, top, j, 1, &b.fr[k++], &nv);
     }
     atomic_fetch_add_explicit(&sys->cow_maps, boundaries(vma, b.lo, b.hi) - before,
                               memory_order_relaxed);
-    fault_count(sys, top->owner, C_FAULTS_MINOR, 1);
+    atomic_store_explicit(&vma->cow_next, b.hi, memory_order_relaxed);
+    atomic_store_explicit(&vma->cow_window, (uint32_t)(b.hi - pg), memory_order_relaxed);
+    fault_count(sys, top->owner, (hv & (PTE_RES | PTE_SWAP)) == PTE_SWAP ? C_FAULTS_MAJOR
+                                                                         : C_FAULTS_MINOR, 1);
     fault_count(sys, top->owner, C_COW_BREAKS, ncopy);
+    fault_count(sys, top->owner, C_COW_AHEAD, ncopy - 1);
     return 0;
 }
 
-/* The copy-on-write break (top's entry and the holder's locked). */
+/*
+ * Copy-on-write around.  A write that lands just past the pages the last
+ * break of this VMA copied is a sequential writer (a parent rewriting its
+ * buffer after a checkpoint fork, a child filling its copy): like the read
+ * fault-around, the next break copies twice as many pages as the last one
+ * did, from the faulting page up (2, 4, ... up to fault_around), so one
+ * signal, one mmap and one registration serve many pages.  Any other write
+ * breaks one page.  Pages copied ahead and never written are the price (at
+ * most one window at the end of a sequential run); stats count them
+ * (cow_ahead).  The kernel copies page by page; so does vmkit for random
+ * writes.
+ */
+static uint32_t cow_window(struct vmk_system *sys, struct vmk_vma *vma, size_t pg)
+{
+    uint32_t max = sys->cfg.fault_around < FA_MAX ? sys->cfg.fault_around : FA_MAX;
+    if (max < 2 || pg != atomic_load_explicit(&vma->cow_next, memory_order_relaxed))
+        return 1;
+    uint32_t w = 2 * atomic_load_explicit(&vma->cow_window, memory_order_relaxed);
+    return w < 2 ? 2 : w > max ? max : w;
+}
+
+/* The copy-on-write break (top's entry and the holder's locked).  how:
+ * FAULT_PRESENT if the page was mapped (write-protected) at the address. */
 static int cow_break(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
-                     struct vmk_object *h, uint64_t hv)
+                     struct vmk_object *h, uint64_t hv, int how)
 {
     struct vmk_object *top = vma->obj;
     uintptr_t addr = vma_addr(vma, pg);
@@ -386,21 +469,34 @@ static int cow_break(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
     uint64_t zero = 0;
     uint32_t fr;
     int r;
-    if (atomic_load_explicit(&sys->cow_maps, memory_order_relaxed) > sys->cow_map_budget &&
-        (r = cow_block(sys, vma, pg, h, hv)) <= 0)
-        return r < 0 ? r : TR_WP;
+    if (atomic_load_explicit(&sys->cow_maps, memory_order_relaxed) > sys->cow_map_budget) {
+        size_t first = pg & ~(size_t)(COW_BLOCK - 1);
+        if ((r = cow_run(sys, vma, pg, h, hv, first, first + COW_BLOCK, false)) <= 0)
+            return r < 0 ? r : TR_WP;
+    } else {
+        uint32_t w = cow_window(sys, vma, pg);
+        bool major = !(hv & PTE_RES) && (hv & PTE_SWAP);
+        if (w > 1 && (r = cow_run(sys, vma, pg, h, hv, pg, pg + w, true)) <= 0)
+            return r < 0 ? r : major ? TR_MAJOR : TR_WP;
+    }
     r = frames_get(sys, 1, 1, &fr);
     if (r < 0) {
         pte_unlock(&h->ptes[pg], hv);
         pte_unlock(&top->ptes[pg], 0);
         return r;
     }
-    int bi;
-    char *buf = bounce_get(sys, &bi);
-    r = holder_bytes(sys, h, pg, hv, buf);
-    if (r == 0)
-        r = store_write(sys->store_fd, off, buf, PAGE_SIZE_);
-    bounce_put(sys, bi);
+    /* The holder's page mapped here is the source as it is: one copy. */
+    r = -EFAULT;
+    if ((how & FAULT_PRESENT) && (hv & PTE_RES))
+        r = store_write(sys->store_fd, off, (const void *)addr, PAGE_SIZE_);
+    if (r == -EFAULT) {
+        int bi;
+        char *buf = bounce_get(sys, &bi);
+        r = holder_bytes(sys, h, pg, hv, buf);
+        if (r == 0)
+            r = store_write(sys->store_fd, off, buf, PAGE_SIZE_);
+        bounce_put(sys, bi);
+    }
     if (r == 0) {
         r = mmu_remap(sys->uffd, sys->store_fd, addr, off, PAGE_SIZE_, vma->prot, true);
         if (r == -ENOMEM)
@@ -422,20 +518,22 @@ static int cow_break(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
     tree_cover(top, pg);
     uint64_t nv = PTE_RES | PTE_DIRTY | PTE_MAPPED | PTE_REF;
     fault_publish(sys, top, pg, 1, &fr, &nv);
+    atomic_store_explicit(&vma->cow_next, pg + 1, memory_order_relaxed);
+    atomic_store_explicit(&vma->cow_window, 1, memory_order_relaxed);
     fault_count(sys, top->owner, major ? C_FAULTS_MAJOR : C_FAULTS_MINOR, 1);
     fault_count(sys, top->owner, C_COW_BREAKS, 1);
     return major ? TR_MAJOR : TR_WP;
 }
 
 /* A fault at page pg of vma, whose object has a backing and no page pg of
- * its own (its entry is locked, 0). */
-int cow_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write)
+ * its own (its entry is locked, 0).  how: FAULT_WRITE, FAULT_PRESENT. */
+int cow_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int how)
 {
     struct vmk_object *top = vma->obj;
     uint64_t hv;
     struct vmk_object *h = lock_holder(top, pg, &hv);
-    if (write)
-        return cow_break(sys, vma, pg, h, hv);
+    if (how & FAULT_WRITE)
+        return cow_break(sys, vma, pg, h, hv, how);
     int r;
     if (hv & PTE_RES)
         r = shared_map(sys, vma, pg, h, hv);

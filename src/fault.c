@@ -376,12 +376,13 @@ static int fault_minor(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, u
 }
 
 /* Resolve a fault at addr in vma (maplock held shared). */
-static int fault_resolve(struct vmk_system *sys, struct vmk_vma *vma, uintptr_t addr, int write)
+static int fault_resolve(struct vmk_system *sys, struct vmk_vma *vma, uintptr_t addr, int write,
+                         int present)
 {
     size_t pg = vma_page(vma, addr);
     uint64_t v = pte_lock(&vma->obj->ptes[pg]);
     if (!v && vma->obj->backing)       /* shared since a fork: cow.c */
-        return cow_fault(sys, vma, pg, write);
+        return cow_fault(sys, vma, pg, (write ? FAULT_WRITE : 0) | (present ? FAULT_PRESENT : 0));
     if (v & PTE_RES)
         return fault_minor(sys, vma, pg, v, write);
     if (v & PTE_SWAP)
@@ -391,7 +392,7 @@ static int fault_resolve(struct vmk_system *sys, struct vmk_vma *vma, uintptr_t 
     return fault_zero(sys, vma, pg, write);
 }
 
-struct fault_ctx { uintptr_t addr; int write; int result; };
+struct fault_ctx { uintptr_t addr; int write, present; int result; };
 
 static int fault_try_system(struct vmk_system *sys, void *arg)
 {
@@ -413,7 +414,7 @@ static int fault_try_system(struct vmk_system *sys, void *arg)
         fc->result = 1;
         return 1;
     }
-    int r = fault_resolve(sys, vma, fc->addr & ~(uintptr_t)(PAGE_SIZE_ - 1), fc->write);
+    int r = fault_resolve(sys, vma, fc->addr & ~(uintptr_t)(PAGE_SIZE_ - 1), fc->write, fc->present);
     uint64_t t1 = stall_leave(&sp->ctr, mono_ns()), dt = t1 - t0;
     stall_leave(&sys->ctr, t1);
     struct vmk_space *as = vma->obj->owner;
@@ -462,6 +463,7 @@ static void vmk_sigbus(int sig, siginfo_t *si, void *ucv)
         .addr = (uintptr_t)si->si_addr,
 #if defined(__x86_64__)
         .write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0,   /* page-fault error code: W */
+        .present = (uc->uc_mcontext.gregs[REG_ERR] & 1) != 0, /* P: a protection fault */
 #else
         .write = 1,
 #endif

@@ -55,6 +55,9 @@ struct vmk_object {
     int file_fd;                 /* our own descriptor of the file */
     int file_dio_fd;             /* the same file opened O_DIRECT, -1: none (fileio.c) */
     _Atomic uint64_t file_size;  /* the file's size as last seen (fileio.c) */
+    char *file_alias;            /* object pages [0, file_alias_pages) mapped unregistered,
+                                    for reads into them (fileio.c); NULL: none */
+    size_t file_alias_pages;
     uint64_t file_pgoff;         /* file page of object page 0 */
     bool file_shared;            /* MAP_SHARED: the system's page cache of the file */
     bool file_writable;          /* file_fd may be written */
@@ -88,6 +91,9 @@ struct vmk_vma {
     struct vmk_space *space;
     struct vmk_object *obj;
     size_t pgoff;                /* object page of start */
+    /* Copy-on-write around (cow.c): where the last break ended, its size. */
+    _Atomic size_t cow_next;
+    _Atomic uint32_t cow_window;
 };
 
 struct vmk_space {
@@ -196,8 +202,15 @@ VMK_HIDDEN void tree_unlink(struct vmk_object *o);
 VMK_HIDDEN void tree_cover(struct vmk_object *o, size_t pg);
 
 /* cow.c: faults in a VMA whose object has a backing chain */
-VMK_HIDDEN int  cow_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write);
+#define FAULT_WRITE   1          /* cow_fault's how: a write access */
+#define FAULT_PRESENT 2          /* the page was mapped (a write-protect fault) */
+VMK_HIDDEN int  cow_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int how);
 VMK_HIDDEN void cow_forget_maps(struct vmk_system *sys, struct vmk_vma *vma);
+VMK_HIDDEN void cow_count_maps(struct vmk_system *sys, struct vmk_vma *vma);
+
+/* collapse.c: x is frozen and has one child left: merge the child into x
+ * (maplock exclusive) */
+VMK_HIDDEN void tree_collapse(struct vmk_object *x);
 
 /* file.c */
 VMK_HIDDEN int  file_fault(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, int write);

@@ -266,9 +266,59 @@ static void swap_shared_and_prot(void)
     printf("swap shared: 8 pages swapped before the fork read once for both sides; protections kept\n");
 }
 
+/*
+ * Copy-on-write around: a sequential writer gets its copies several pages
+ * per fault; the pages copied ahead of it hold the snapshot's bytes (on its
+ * side) and are its own (the other side's later writes do not show), with
+ * or without eviction (holders in swap are read for the copy).
+ */
+static void cow_around(size_t limit_mb)
+{
+    enum { N = 4096, CW = 1500, PW0 = 1400, PW1 = 2200 };      /* 16 MiB */
+    vmk_system *sys = open_system(limit_mb << 20, NULL);
+    vmk_space *p = new_space(sys), *c;
+    char *a = vmk_map_anon(p, N * TPAGE, VMK_PROT_READ | VMK_PROT_WRITE);
+    CHECK(a, "map");
+    for (size_t pg = 0; pg < N; pg++)
+        fill_page(a + pg * TPAGE, 1, pg);
+    CHECK(vmk_space_fork(p, &c) == 0, "fork");
+    char *b = vmk_space_translate(c, p, a);
+    CHECK(b, "translate");
+    vmk_stats s0 = get_stats(sys);
+    for (size_t pg = 0; pg < CW; pg++)                 /* the child, up to CW */
+        fill_page(b + pg * TPAGE, 2, pg);
+    vmk_stats s1 = get_stats(sys);
+    for (size_t pg = PW0; pg < PW1; pg++)              /* the parent, across CW */
+        fill_page(a + pg * TPAGE, 3, pg);
+    vmk_stats s2 = get_stats(sys);
+    size_t bad = 0;
+    for (size_t pg = 0; pg < N; pg++) {
+        bad += verify_page(b + pg * TPAGE, pg < CW ? 2 : 1, pg, "child") != 0;
+        bad += verify_page(a + pg * TPAGE, pg >= PW0 && pg < PW1 ? 3 : 1, pg, "parent") != 0;
+    }
+    CHECK(bad == 0, "%zu pages wrong after sequential copy-on-write", bad);
+    uint64_t ahead = s2.cow_ahead - s0.cow_ahead, copied = s2.cow_breaks - s0.cow_breaks;
+    uint64_t cfaults = s1.faults - s0.faults;
+    CHECK(ahead > CW / 2, "only %llu pages copied ahead of a sequential writer", ULL(ahead));
+    CHECK(copied >= CW + (PW1 - PW0) && copied <= CW + (PW1 - PW0) + 2 * 64,
+          "%llu pages copied for %d written (at most a window ahead per writer)", ULL(copied),
+          CW + (PW1 - PW0));
+    if (limit_mb >= 64)                                /* nothing evicted: all resident */
+        CHECK(cfaults <= CW / 8, "the sequential child took %llu faults for %d pages",
+              ULL(cfaults), CW);
+    vmk_space_destroy(c);
+    vmk_space_destroy(p);
+    vmk_system_close(sys);
+    printf("copy-on-write around (%zu MiB budget): %d + %d pages written, %llu copied "
+           "(%llu ahead), child faults %llu\n", limit_mb, CW, PW1 - PW0, ULL(copied), ULL(ahead),
+           ULL(cfaults));
+}
+
 int main(void)
 {
     int maps0 = count_maps();
+    cow_around(64);
+    cow_around(4);
     rss_sharing();
     fork_while_faulting();
     swap_shared_and_prot();
