@@ -12,7 +12,8 @@
  *   file   a SIZE file read in order through a shared mapping under LIMIT:
  *          vmk_map_file vs the kernel's mmap; page cache dropped before each.
  *   fork   S resident (512 MiB and 2 GiB): time to fork, then the COW break
- *          per page in the child (first half) and the parent (second half);
+ *          per page in the child (first half) and the parent (second half),
+ *          then in a second child writing a quarter in random order;
  *          vmkit's vmk_space_fork (in one process) vs the kernel's fork(),
  *          and vs memcpy of S.
  *
@@ -602,7 +603,7 @@ static void bench_file(int kernel_ok)
 
 /* ---- 4. fork: time to fork S resident, COW break per page, memcpy of S ---- */
 
-struct fork_result { double fork_ms, cow_child, cow_parent, memcpy_ms; uint64_t bad; };
+struct fork_result { double fork_ms, cow_child, cow_parent, cow_random, memcpy_ms; uint64_t bad; };
 
 /* Pages below half must carry generation lo, the others hi. */
 static uint64_t gen_check(const unsigned char *b, size_t np, size_t half, uint64_t lo, uint64_t hi)
@@ -623,6 +624,39 @@ static double cow_pass(unsigned char *b, size_t from, size_t to, uint64_t gen)
             tick(256);
     }
     return (cli_now() - t) * 1e6 / (double)(to - from);
+}
+
+/* Write generation gen into the first word of pages [0, n) in a random
+ * order (the same for both sides): µs per page; the pages are then checked
+ * (mismatches added to *bad). */
+static double cow_random_pass(unsigned char *b, size_t n, uint64_t gen, uint64_t *bad)
+{
+    uint32_t *order = malloc(n * sizeof *order);
+    if (!order) {
+        (*bad)++;
+        return 0;
+    }
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < n; i++)
+        order[i] = (uint32_t)i;
+    for (size_t i = n - 1; i > 0; i--) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t j = x % (i + 1);
+        uint32_t t = order[i];
+        order[i] = order[j], order[j] = t;
+    }
+    double t = cli_now();
+    for (size_t i = 0; i < n; i++) {
+        size_t p = order[i];
+        ((uint64_t *)(b + p * 4096))[0] = p << 20 | gen;
+        if ((i & 255) == 255)
+            tick(256);
+    }
+    double us = (cli_now() - t) * 1e6 / (double)n;
+    for (size_t p = 0; p < n; p++)
+        *bad += ((const uint64_t *)(b + p * 4096))[0] != (p << 20 | gen);
+    free(order);
+    return us;
 }
 
 /* In a child P of the bench (no cgroup, no limit): fill S, fork() a
@@ -665,6 +699,26 @@ static void kernel_fork(const void *arg, void *out)
     if (pid > 0)
         waitpid(pid, NULL, 0);
     r->bad = cbad + gen_check(b, np, half, 0, 2);
+    /* Random order: a second child writes a quarter of the pages. */
+    int rp[2];
+    if (pipe(rp) < 0)
+        return;
+    pid = fork();
+    if (pid == 0) {
+        uint64_t bad = 0;
+        double us = cow_random_pass(b, np / 4, 3, &bad);
+        _exit(write(rp[1], &us, sizeof us) == sizeof us &&
+              write(rp[1], &bad, sizeof bad) == sizeof bad ? 0 : 1);
+    }
+    uint64_t rbad = 1;
+    if (pid > 0 && (read(rp[0], &r->cow_random, sizeof(double)) != sizeof(double) ||
+                    read(rp[0], &rbad, sizeof rbad) != sizeof rbad))
+        rbad = 1;
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    close(rp[0]);
+    close(rp[1]);
+    r->bad += rbad + gen_check(b, np, half, 0, 2);
     unsigned char *d = anon(S);
     for (size_t p = 0; p < np; p++)
         d[p * 4096] = 1;
@@ -680,7 +734,7 @@ static void kernel_fork(const void *arg, void *out)
  * parent on the second, and each must see its own history. */
 static struct fork_result vmkit_fork(size_t S)
 {
-    struct fork_result r = { 0, 0, 0, 0, 1 };
+    struct fork_result r = { 0, 0, 0, 0, 0, 1 };
     size_t np = S / 4096, half = np / 2;
     vmk_space *as, *child = NULL;
     vmk_system *s = vmk_open(2 * S + ((size_t)64 << 20), &as);
@@ -697,6 +751,18 @@ static struct fork_result vmkit_fork(size_t S)
         r.cow_child = cow_pass(c, 0, half, 1);
         r.cow_parent = cow_pass(b, half, np, 2);
         r.bad = gen_check(c, np, half, 1, 0) + gen_check(b, np, half, 0, 2);
+        /* Random order: a second child writes a quarter of the pages (the
+         * first one gone, as on the kernel's side; the budget holds both). */
+        vmk_space_destroy(child);
+        vmk_space *c2 = NULL;
+        unsigned char *d = NULL;
+        if (vmk_space_fork(as, &c2) == 0)
+            d = vmk_space_translate(c2, as, b);
+        if (d)
+            r.cow_random = cow_random_pass(d, np / 4, 3, &r.bad);
+        else
+            r.bad++;
+        r.bad += gen_check(b, np, half, 0, 2);
     }
     vmk_system_close(s);
     return r;
@@ -727,6 +793,8 @@ static void bench_fork(void)
                                         "us/page", "kernel: fork()", 1 / 1.5);
         struct bench_row *cp = fork_row("cow-parent-%s", "COW break per page in the parent (%s)", sz,
                                         "us/page", "kernel: fork()", 1 / 1.5);
+        struct bench_row *cr = fork_row("cow-random-%s", "COW break per page, random order (%s)", sz,
+                                        "us/page", "kernel: fork()", 0);
         /* Untimed warm-up first, as for fill: fresh guest memory is slower. */
         for (int rep = -1; rep < REPS; rep++) {
             char what[32] = "warm-up, untimed";
@@ -744,6 +812,7 @@ static void bench_fork(void)
                 record(mc, "memcpy", r.memcpy_ms, 0);
                 record(cc, "kernel", r.cow_child, 0);
                 record(cp, "kernel", r.cow_parent, 0);
+                record(cr, "kernel", r.cow_random, 0);
             }
             step(np * 2, "fork %s, vmkit, %s", sz, what);
             r = vmkit_fork(S);
@@ -754,6 +823,7 @@ static void bench_fork(void)
                 record(mc, "vmkit", r.fork_ms, 0);
                 record(cc, "vmkit", r.cow_child, 0);
                 record(cp, "vmkit", r.cow_parent, 0);
+                record(cr, "vmkit", r.cow_random, 0);
             }
         }
     }
