@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <string.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
 
@@ -72,6 +73,27 @@ int mmu_register(int uffd, uintptr_t addr, size_t len)
     return ioctl(uffd, UFFDIO_REGISTER, &reg) == 0 ? 0 : -errno;
 }
 
+/* Can shmem get transparent huge pages without asking (madvise)?  Then
+ * every window must say no: vmkit manages 4 KiB pages.  Read once; a
+ * mode vmkit cannot read counts as yes. */
+static bool shmem_thp_unasked(void)
+{
+    static _Atomic int cached;             /* 0 unknown, 1 no, 2 yes */
+    int c = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (c)
+        return c == 2;
+    char buf[128] = "";
+    int fd = open("/sys/kernel/mm/transparent_hugepage/shmem_enabled", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        buf[n > 0 ? n : 0] = 0;
+        close(fd);
+    }
+    c = strstr(buf, "[never]") || strstr(buf, "[deny]") || strstr(buf, "[advise]") ? 1 : 2;
+    atomic_store_explicit(&cached, c, memory_order_relaxed);
+    return c == 2;
+}
+
 /* mmap at addr (anywhere if 0) and the advice every vmkit mapping gets. */
 static void *map_window(uintptr_t addr, int store_fd, uint64_t off, size_t len, int prot)
 {
@@ -79,7 +101,8 @@ static void *map_window(uintptr_t addr, int store_fd, uint64_t off, size_t len, 
                    MAP_SHARED | MAP_NORESERVE | (addr ? MAP_FIXED : 0), store_fd, (off_t)off);
     if (p == MAP_FAILED)
         return NULL;
-    madvise(p, len, MADV_NOHUGEPAGE);
+    if (shmem_thp_unasked())                /* one system call less per COW break */
+        madvise(p, len, MADV_NOHUGEPAGE);
     /* A child of fork(2) would see these as plain shared memory: wrong data
      * for pages in swap, and writes that reach the parent.  Keep them out of
      * children (an access there is a clean SIGSEGV). */
