@@ -13,8 +13,11 @@
  *   - Calls that return int return 0 on success or a negative errno.
  *   - Calls that return a pointer return NULL and set errno on failure.
  *   - All calls are thread-safe.  Faults may happen on any thread at any time.
- *   - vmkit installs a SIGBUS handler (it chains to a handler installed before
- *     vmk_system_open(); install yours first).  Threads must not block SIGBUS.
+ *   - vmkit installs a SIGBUS handler and a SIGSEGV handler (they chain to
+ *     handlers installed before vmk_system_open(); install yours first).
+ *     Threads must not block SIGBUS or SIGSEGV.  The SIGSEGV handler only
+ *     retries accesses vmkit's own VMAs allow, made while vmkit remapped a
+ *     range (vmk_space_fork's collapsing); every other SIGSEGV is passed on.
  *   - vmkit memory is not inherited by fork(2)'s children (MADV_DONTFORK):
  *     there it is unmapped, and a touch is SIGSEGV.
  *   - The kernel cannot fault in vmkit pages for you: a system call that reads
@@ -144,8 +147,10 @@ void vmk_space_destroy(vmk_space *as);
  * alone.  Shared file mappings stay shared, as after fork(2).  Time: O(VMAs
  * + page-table pages of earlier forks' private pages), no data moved.
  * Errors: -EINVAL (NULL), -ENOMEM, -EMLINK (more than VMK_FORK_DEPTH_MAX
- * forks stacked on one mapping: every fork of a space counts, even when its
- * child is gone).  On error parent's contents are unchanged.
+ * live forks stacked on one mapping: a chain of spaces each forked from the
+ * last, or that many live children of one space; a child destroyed no
+ * longer counts, so fork/destroy and vmk_space_reset loops run forever).
+ * On error parent's contents are unchanged.
  */
 #define VMK_FORK_DEPTH_MAX 64
 int   vmk_space_fork(vmk_space *parent, vmk_space **child);

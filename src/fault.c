@@ -47,7 +47,7 @@
 #include <ucontext.h>
 #include <sys/mman.h>
 
-static struct sigaction old_sigbus;
+static struct sigaction old_sigbus, old_sigsegv;
 static _Atomic int handler_installed;
 
 static uint64_t mono_ns(void)
@@ -439,20 +439,21 @@ static int fault_try_system(struct vmk_system *sys, void *arg)
 /* Hand the signal to the handler that was there before vmkit (or the default). */
 static void chain(int sig, siginfo_t *si, void *uc)
 {
-    if (old_sigbus.sa_flags & SA_SIGINFO) {
-        old_sigbus.sa_sigaction(sig, si, uc);
+    const struct sigaction *old = sig == SIGSEGV ? &old_sigsegv : &old_sigbus;
+    if (old->sa_flags & SA_SIGINFO) {
+        old->sa_sigaction(sig, si, uc);
         return;
     }
-    if (old_sigbus.sa_handler != SIG_DFL && old_sigbus.sa_handler != SIG_IGN) {
-        old_sigbus.sa_handler(sig);
+    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
         return;
     }
     /* Default action: restore it; the faulting access runs again and the
-     * kernel's SIGBUS now terminates the process, as it would have. */
+     * kernel's signal now terminates the process, as it would have. */
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
-    sigaction(SIGBUS, &dfl, NULL);
+    sigaction(sig, &dfl, NULL);
 }
 
 static void vmk_sigbus(int sig, siginfo_t *si, void *ucv)
@@ -476,7 +477,53 @@ static void vmk_sigbus(int sig, siginfo_t *si, void *ucv)
     errno = saved;
 }
 
-/* Install the SIGBUS handler once per process, remembering the old one. */
+/*
+ * SIGSEGV on a guarded range.  Collapsing a fork chain (collapse.c) maps
+ * runs of a VMA again in two halves, with no access in between (mmu_guard),
+ * all under the maplock.  A thread that touches such a page meanwhile gets
+ * SIGSEGV (an access error in a range vmkit maps, with a protection that
+ * allows the access): it waits for the maplock, then returns, and the
+ * access runs again against the finished mapping.  Every other SIGSEGV goes
+ * to the handler that was there before vmkit (or the default action).
+ */
+static int segv_try_system(struct vmk_system *sys, void *arg)
+{
+    struct fault_ctx *fc = arg;
+    rw_read_lock(&sys->maplock);
+    struct vmk_vma *vma = vma_find(sys, fc->addr);
+    int allowed = 0;
+    if (vma)
+        allowed = fc->write ? (vma->prot & VMK_PROT_WRITE) != 0 : vma->prot != VMK_PROT_NONE;
+    rw_read_unlock(&sys->maplock);
+    if (!vma)
+        return 0;
+    fc->result = allowed ? 1 : -1;
+    return 1;
+}
+
+static void vmk_sigsegv(int sig, siginfo_t *si, void *ucv)
+{
+    int saved = errno;
+    struct fault_ctx fc = { .addr = (uintptr_t)si->si_addr, .result = -1 };
+    int ours = 0;
+#if defined(__x86_64__)
+    ucontext_t *uc = ucv;
+    uint64_t err = (uint64_t)uc->uc_mcontext.gregs[REG_ERR];
+    fc.write = (err & 2) != 0;
+    /* Only an access error on data (not an instruction fetch: bit 4). */
+    if (si->si_code == SEGV_ACCERR && !(err & 16)) {
+        registry_read_lock();
+        ours = registry_for_each(segv_try_system, &fc);
+        registry_read_unlock();
+    }
+#endif
+    if (!ours || fc.result < 0)
+        chain(sig, si, ucv);
+    errno = saved;
+}
+
+/* Install the SIGBUS and SIGSEGV handlers once per process, remembering the
+ * old ones. */
 int fault_install_handler(void)
 {
     int expect = 0;
@@ -490,6 +537,13 @@ int fault_install_handler(void)
     if (sigaction(SIGBUS, &sa, &old_sigbus) < 0) {
         atomic_store(&handler_installed, 0);
         return -errno;
+    }
+    sa.sa_sigaction = vmk_sigsegv;
+    if (sigaction(SIGSEGV, &sa, &old_sigsegv) < 0) {
+        int e = errno;
+        sigaction(SIGBUS, &old_sigbus, NULL);
+        atomic_store(&handler_installed, 0);
+        return -e;
     }
     return 0;
 }

@@ -30,14 +30,18 @@
  * child covers i, the page is freed at once, frame and slot, as the kernel
  * frees a page with its last mapping.  When a child goes (its space is
  * destroyed), the pages the other child covers are freed; a frozen object
- * left with no child is freed whole, and so on down the chain.
+ * left with no child is freed whole, and so on down the chain; one left
+ * with a single child takes that child into itself (collapse.c), so the
+ * chain only ever holds as many frozen levels as there are live forks:
+ * VMK_FORK_DEPTH_MAX limits live nesting, not the number of forks.
  *
  * Swap.  A frozen page evicted to swap has one slot whatever the number of
  * spaces that show it; the first of them to fault it back reads it into
  * the frozen object's frame, where the others find it (swap cache).
  *
- * Everything here runs with the maplock exclusive (no fault, no reclaim),
- * except tree_cover, called by a copy-on-write fault (maplock shared).
+ * Everything here (and in collapse.c) runs with the maplock exclusive (no
+ * fault, no reclaim), except tree_cover, called by a copy-on-write fault
+ * (maplock shared).
  */
 #include "internal.h"
 #include "mmu.h"
@@ -113,7 +117,8 @@ static void cover_dead_page(struct vmk_object *b, size_t pg)
 
 /*
  * o (with no VMA and no child left) leaves its backing b.  If b has no child
- * left it goes too; otherwise the pages its other child covers are dead.
+ * left it goes too; otherwise the pages its other child covers are dead,
+ * and b, left with that one child, takes it into itself (collapse.c).
  */
 void tree_unlink(struct vmk_object *o)
 {
@@ -130,6 +135,7 @@ void tree_unlink(struct vmk_object *o)
         if (bits && page_dead(b, bits))
             cover_dead_page(b, pg);
     }
+    tree_collapse(b);
 }
 
 /* An empty object over b for owner, as b's child number slot. */

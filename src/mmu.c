@@ -133,6 +133,17 @@ int mmu_remap(int uffd, int store_fd, uintptr_t addr, uint64_t off, size_t len, 
     return reg ? mmu_register(uffd, addr, len) : 0;
 }
 
+int mmu_guard(int store_fd, uintptr_t addr, uint64_t off, size_t len)
+{
+    return map_window(addr, store_fd, off, len, VMK_PROT_NONE) ? 0 : -errno;
+}
+
+int mmu_open(int uffd, uintptr_t addr, size_t len, int prot)
+{
+    int r = mmu_register(uffd, addr, len);
+    return r < 0 ? r : mmu_protect((void *)addr, len, prot);
+}
+
 int mmu_unmap(void *addr, size_t len)
 {
     return munmap(addr, len) == 0 ? 0 : -errno;

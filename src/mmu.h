@@ -18,6 +18,14 @@ void *mmu_map(int uffd, int store_fd, uint64_t off, size_t len, int prot, int *e
 int   mmu_remap(int uffd, int store_fd, uintptr_t addr, uint64_t off, size_t len, int prot,
                 bool reg);
 int   mmu_register(int uffd, uintptr_t addr, size_t len);
+/* A remap in two halves that no thread can see half-done (collapse.c).
+ * mmu_guard maps len bytes of the frame-store at off over [addr, addr+len)
+ * with no access (PROT_NONE) and no registration: a touch meanwhile is a
+ * SIGSEGV, which fault.c turns into a retry once the maplock is free, never
+ * a plain shmem fault.  mmu_open then registers the range with uffd and
+ * gives it the VMA's protection.  0 or -errno. */
+int   mmu_guard(int store_fd, uintptr_t addr, uint64_t off, size_t len);
+int   mmu_open(int uffd, uintptr_t addr, size_t len, int prot);
 int   mmu_unmap(void *addr, size_t len);
 int   mmu_protect(void *addr, size_t len, int prot);
 /* Map pages that are in the frame-store into the MMU.  wp: write-protected,
