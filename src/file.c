@@ -58,74 +58,95 @@ static struct io_via file_via(struct vmk_system *sys, enum io_chan chan)
 /*
  * Start reading what the plan will want next.  A run going up, in a system
  * with readers (fileasync.c), is read straight into frames and mapped as
- * the reads complete, a request per FA_MAX pages, each but the first page
+ * the reads complete, a request per FA_RUN pages, each but the first page
  * of its stretch: that page is left for the reader to fault on - the sign
  * that it has come this far, on which its stream plans the next stretch
  * (readahead.c sees a fault where the stream expects it, every page before
  * resident) - and the kernel is asked for it alone (readahead(2)), so that
- * fault finds it in the page cache.  Everything else, and what the readers
- * cannot take (no free request or frame), is asked of the kernel.
+ * fault finds it in the page cache.  What the readers cannot take now (too
+ * much in flight, no free request) is left for a later fault's plan
+ * (ra_async), not asked of the kernel: it would be read twice.  Other
+ * plans ask the kernel for everything.
  */
 static void prefetch(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan)
 {
     struct vmk_object *o = vma->obj;
-    if (plan->stride != 1 || !plan->ahead_n || !fileasync_on(sys)) {
+    if (plan->stride != 1 || !plan->ahead_n || !fileasync_for(o)) {
         ra_prefetch(o, plan);
         return;
     }
-    uint64_t end = (uint64_t)plan->ahead + plan->ahead_n, started = 0;
-    for (uint64_t p = (uint64_t)plan->ahead; p < end; p += FA_MAX) {
-        uint32_t n = end - p < FA_MAX ? (uint32_t)(end - p) : FA_MAX, got = 0;
-        if (n > 1)
-            got = fileasync_read(sys, vma, p + 1, n - 1);
+    uint64_t end = (uint64_t)plan->ahead + plan->ahead_n, started = 0, p = (uint64_t)plan->ahead;
+    while (p < end) {
+        uint32_t n = end - p < FA_RUN ? (uint32_t)(end - p) : FA_RUN;
+        uint32_t got = n > 1 ? fileasync_read(sys, vma, p + 1, n - 1) : 0;
+        if (n > 1 && got == 0)
+            break;
+        ra_hint(o, (int64_t)p, 1);
         started += got;
-        ra_hint(o, p, 1);
-        if (1 + got < n)
-            ra_hint(o, p + 1 + got, n - 1 - got);
+        p += 1 + got;
+        if (got < n - 1)
+            break;
     }
-    if (started)
-        ra_async(o, plan, started);
+    ra_async(o, plan, started, (int64_t)p);
+}
+
+/*
+ * The pages of the run [first, first + n) a read of got bytes reached, the
+ * others (locked, frames fr) given up: a read short of the run means the
+ * file shrank (its size as last seen is stale), so the file's size is seen
+ * again.  -ENXIO (everything given up) if the faulting page is past it.
+ */
+static int run_keep(struct vmk_system *sys, struct vmk_object *o, const struct ra_plan *plan,
+                    size_t first, uint32_t n, ssize_t got, const uint32_t *fr, uint64_t *vals)
+{
+    uint32_t keep = pages_read(got);
+    if (keep >= n)
+        return (int)n;
+    uint64_t size;
+    fileio_size(o, true, &size);
+    if (plan->pg - first >= keep)
+        return -ENXIO;
+    fault_abort(sys, o, first + keep, n - keep, fr + keep, vals + keep, 0);
+    return (int)keep;
 }
 
 /*
  * Bring in the run [first, first + n) (locked, frames fr) around the
- * faulting page plan->pg: one read through the page cache into a bounce
- * buffer (the plan's prefetch has usually put the pages there), the plan's
- * prefetch started, one UFFDIO_COPY; clean and write-protected but for the
- * faulting page of a write, dirty at once.  A read that comes back short of
- * the run means the file shrank (its size as last seen is stale): the pages
- * it did not reach are given up, and if the faulting page is one of them
- * the fault is past the end (-ENXIO: SIGBUS).  Returns the pages brought
- * in, or -errno with the pages unlocked.
+ * faulting page plan->pg, and start the plan's prefetch.  The pages are
+ * clean and write-protected but for the faulting page of a write, dirty at
+ * once.  Returns the pages brought in (fewer than n if the file shrank; see
+ * run_keep), or -errno with the pages unlocked.
  *
- * This path copies every byte twice (page cache to buffer, buffer to
- * frame-store); measured, it is still the faster one for a window read in
- * the faulting thread: the copy-free read of fileio.c maps and unmaps a
- * window per read.  Runs read ahead go copy-free, by fileasync.c.
+ * Two ways.  With readers (fileasync.c) a run is read straight into the
+ * frame-store (fileio.c, O_DIRECT) and mapped with UFFDIO_CONTINUE: the
+ * kernel's page cache is not used, so it starts no readahead of its own
+ * beside the readers' (a sequential pread would, and the file would be
+ * read twice).  Without them, and for a single page (the page a stream's
+ * reader faults on, which the prefetch asked the kernel for), one read
+ * through the page cache into a bounce buffer and one UFFDIO_COPY: two
+ * copies of every byte, but in the faulting thread this is the faster way
+ * when the page is in the page cache already (a direct read waits for the
+ * device).
  */
 static int run_in(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan,
                   size_t first, uint32_t n, const uint32_t *fr, uint64_t *vals, int write)
 {
     struct vmk_object *o = vma->obj;
-    int bi;
-    char *buf = bounce_get(sys, &bi);
-    ssize_t got = fileio_read_buf(sys, o, first, buf, n);
-    uint32_t keep = got < 0 ? 0 : pages_read(got);
-    int r = got < 0 ? -EIO : 0;
-    if (r == 0 && keep < n) {
-        uint64_t size;
-        fileio_size(o, true, &size);               /* the file shrank: see it */
-        if (plan->pg - first >= keep)
-            r = -ENXIO;
-        else
-            fault_abort(sys, o, first + keep, n - keep, fr + keep, vals + keep, 0);
-    }
-    if (r == 0) {
-        n = keep;
+    bool direct = n > 1 && fileasync_for(o);
+    int bi = -1, r = 0;
+    char *buf = direct ? NULL : bounce_get(sys, &bi);
+    ssize_t got = direct ? fileio_read(sys, o, first, n, true) : fileio_read_buf(sys, o, first, buf, n);
+    if (got < 0)
+        r = -EIO;
+    else if ((r = run_keep(sys, o, plan, first, n, got, fr, vals)) > 0)
+        n = (uint32_t)r;
+    if (r > 0) {
         prefetch(sys, vma, plan);
-        r = mmu_copy(sys->uffd, vma_addr(vma, first), buf, (size_t)n << PAGE_SHIFT_, true);
+        r = direct ? mmu_continue(sys->uffd, vma_addr(vma, first), (size_t)n << PAGE_SHIFT_, true)
+                   : mmu_copy(sys->uffd, vma_addr(vma, first), buf, (size_t)n << PAGE_SHIFT_, true);
     }
-    bounce_put(sys, bi);
+    if (bi >= 0)
+        bounce_put(sys, bi);
     if (r < 0) {
         if (r != -ENXIO)
             ctr_add(&sys->ctr, C_IO_ERRORS, 1);
@@ -474,6 +495,8 @@ static struct vmk_object *shared_object(struct vmk_space *as, int fd, const stru
         return NULL;
     }
     o->file_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    o->file_shared = true;
+    o->file_writable = writable;
     *err = o->file_fd < 0 ? -errno : fileio_open(o);
     if (*err == 0)
         *err = ra_attach(o);
@@ -489,7 +512,6 @@ static struct vmk_object *shared_object(struct vmk_space *as, int fd, const stru
     o->next_file = sys->files;
     sys->files = o;
     filewatch_add(o);                  /* truncation; mapped all the same if it fails */
-    fileasync_start(sys);              /* readers; readahead via the page cache if none */
     return o;
 }
 
@@ -521,6 +543,7 @@ VMK_API void *vmk_map_file(vmk_space *as, int fd, off_t offset, size_t len, int 
         return NULL;
     }
     rw_write_lock(&sys->maplock);
+    fileasync_start(sys);              /* readers; readahead via the page cache if none */
     struct vmk_object *o;
     size_t pgoff = 0;
     if (flags == VMK_MAP_SHARED) {
@@ -533,7 +556,6 @@ VMK_API void *vmk_map_file(vmk_space *as, int fd, off_t offset, size_t len, int 
             o->file_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
             o->file_pgoff = fpage;
             o->file_writable = writable;
-            fileasync_start(sys);
             err = o->file_fd < 0 ? -errno : fileio_open(o);
             if (err == 0)
                 err = ra_attach(o);

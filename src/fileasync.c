@@ -13,14 +13,16 @@
  * device writes the frame-store pages through a short-lived window), and
  * mapped into the application's VMA as each read completes.
  *
- * A request is a run of up to FA_MAX pages of one object, started by a
+ * A request is a run of up to FA_RUN pages (1 MiB) of one object, started by a
  * fault (file.c, prefetch) from the pages its readahead plan wants next:
  *
  *   fault (maplock shared)            reader thread
  *   ----------------------            -------------
- *   lock the never-read pages (trylock), take free frames (no reclaim here:
- *   kswapd keeps some free), one more read hold of the maplock
- *   queue the request, wake a reader  ->  read the pages into their frames
+ *   lock the never-read pages (trylock), take the frames that are free
+ *   (no reclaim here), one more read hold of the maplock
+ *   queue the request, wake a reader  ->  frames for the other pages
+ *                                         (reclaiming, on its own CPU)
+ *                                         read the pages into their frames
  *   return to the application             UFFDIO_CONTINUE them in the VMA
  *                                         publish them (unlock, wake waiters)
  *                                         drop the maplock hold
@@ -46,8 +48,8 @@
  * later, and gets SIGBUS if that read fails too.  A read that comes back
  * short (the file shrank) keeps the pages it reached.
  *
- * The budget: a request's frames are taken from the free frames only, and
- * the pages in flight are at most 1/16 of the frames; below 16 MiB of
+ * The budget: the frames of a request are counted like any fault's, and
+ * the pages in flight are at most 1/8 of the frames; below 8 MiB of
  * budget there are no readers at all and readahead stays in the page cache.
  */
 #include "internal.h"
@@ -59,7 +61,7 @@
 
 #define FA_REQS     32           /* requests in flight or queued, at most */
 #define FA_READERS  4            /* reader threads: the device's queue depth */
-#define FA_SHARE    16           /* pages in flight: at most frames / FA_SHARE */
+#define FA_SHARE    8            /* pages in flight: at most frames / FA_SHARE */
 
 enum { REQ_FREE, REQ_FILLING, REQ_QUEUED, REQ_TAKEN };
 
@@ -69,8 +71,9 @@ struct fa_req {
     struct vmk_object *obj;
     struct vmk_vma *vma;
     size_t pg;
-    uint32_t n;
-    uint32_t fr[FA_MAX];
+    uint32_t n;                  /* pages locked */
+    uint32_t nfr;                /* of which with a frame in fr; the reader gets the rest */
+    uint32_t fr[FA_RUN];
 };
 
 struct fileasync {
@@ -85,9 +88,9 @@ struct fileasync {
     int nth;
 };
 
-bool fileasync_on(struct vmk_system *sys)
+bool fileasync_for(struct vmk_object *o)
 {
-    return sys->fileasync != NULL;
+    return o->sys->fileasync && !(o->file_shared && o->file_writable);
 }
 
 /* The queued request with the oldest ticket, taken; NULL: none. */
@@ -111,15 +114,32 @@ static struct fa_req *take(struct fileasync *fa)
     }
 }
 
+/* Frames for the pages of r that have none yet (reclaiming here, on the
+ * reader thread's CPU, if need be); pages that get none are unlocked. */
+static void top_up(struct fileasync *fa, struct fa_req *r)
+{
+    static const uint64_t zero[FA_RUN];
+    uint32_t want = r->n - r->nfr;
+    if (!want)
+        return;
+    int got = frames_get(fa->sys, want, want, r->fr + r->nfr);
+    got = got < 0 ? 0 : got;
+    r->nfr += (uint32_t)got;
+    fault_unlock_run(r->obj, r->pg + r->nfr, r->n - r->nfr, zero);
+    atomic_fetch_sub_explicit(&fa->inflight, r->n - r->nfr, memory_order_relaxed);
+    r->n = r->nfr;
+}
+
 /* Read request r's pages in, map and publish them, or give them up. */
 static void complete(struct fileasync *fa, struct fa_req *r)
 {
     struct vmk_system *sys = fa->sys;
     struct vmk_object *o = r->obj;
-    static const uint64_t zero[FA_MAX];
-    uint64_t vals[FA_MAX];
+    static const uint64_t zero[FA_RUN];
+    uint64_t vals[FA_RUN];
+    top_up(fa, r);
     uint32_t n = r->n, keep = 0;
-    ssize_t got = fileio_read(sys, o, r->pg, n, true);
+    ssize_t got = n ? fileio_read(sys, o, r->pg, n, true) : 0;
     if (got < 0) {
         ctr_add(&sys->ctr, C_IO_ERRORS, 1);
     } else {
@@ -165,7 +185,7 @@ static void *reader_main(void *arg)
 static uint32_t env_on(void)
 {
     const char *e = getenv("VMK_FILE_ASYNC");
-    return e && *e && strtoul(e, NULL, 10) != 0;
+    return !e || !*e || strtoul(e, NULL, 10) != 0;
 }
 
 int fileasync_start(struct vmk_system *sys)
@@ -238,12 +258,12 @@ uint32_t fileasync_read(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
     struct vmk_object *o = vma->obj;
     size_t vend = vma_page(vma, vma->end);
     uint64_t size, fend;
-    if (!fa || pg < vma->pgoff || pg >= vend || fileio_size(o, false, &size) < 0)
+    if (!fa || !fileasync_for(o) || pg < vma->pgoff || pg >= vend || fileio_size(o, false, &size) < 0)
         return 0;
     fend = (size + PAGE_SIZE_ - 1) >> PAGE_SHIFT_;           /* file pages */
     if (o->file_pgoff + pg >= fend)
         return 0;
-    n = n < FA_MAX ? n : FA_MAX;
+    n = n < FA_RUN ? n : FA_RUN;
     n = pg + n <= vend ? n : (uint32_t)(vend - pg);
     n = o->file_pgoff + pg + n <= fend ? n : (uint32_t)(fend - o->file_pgoff - pg);
     if (atomic_load_explicit(&fa->inflight, memory_order_relaxed) + n > fa->max_inflight)
@@ -255,13 +275,9 @@ uint32_t fileasync_read(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
         atomic_store_explicit(&r->state, REQ_FREE, memory_order_release);
         return 0;
     }
-    static const uint64_t zero[FA_MAX];
     uint32_t k = lock_run(o, pg, n);
-    int got = k ? frames_get(sys, 0, k, r->fr) : 0;
-    if (got < 0)
-        got = 0;
-    fault_unlock_run(o, pg + (uint32_t)got, k - (uint32_t)got, zero);
-    if (got == 0) {
+    int got = k ? frames_get(sys, 0, k, r->fr) : 0;     /* free ones: the reader gets the rest */
+    if (k == 0) {
         rw_read_unlock(&sys->maplock);
         atomic_store_explicit(&r->state, REQ_FREE, memory_order_release);
         return 0;
@@ -269,7 +285,9 @@ uint32_t fileasync_read(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
     r->obj = o;
     r->vma = vma;
     r->pg = pg;
-    r->n = (uint32_t)got;
+    r->n = k;
+    r->nfr = got < 0 ? 0 : (uint32_t)got;
+    got = (int)k;
     atomic_store_explicit(&r->ticket, atomic_fetch_add_explicit(&fa->tickets, 1, memory_order_relaxed),
                           memory_order_relaxed);
     atomic_fetch_add_explicit(&fa->inflight, (uint32_t)got, memory_order_relaxed);

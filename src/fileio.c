@@ -10,14 +10,20 @@
  * Here the file is read straight into the object's own frame-store pages.
  * The application's mapping of them is registered with userfaultfd, and the
  * kernel must not touch registered memory on our behalf (a read(2) into it
- * is refused with EFAULT).  So the read goes through a *window*: a second,
- * short-lived mapping of the same frame-store range, MAP_SHARED and not
- * registered (store_window).  Mapping it allocates the pages (zeroed
- * shmem pages, the only CPU pass over the bytes); the read fills them; the
- * window is unmapped at once, so the pages count in VmRSS only through the
- * application's mapping, and the caller maps them there with
- * UFFDIO_CONTINUE (the pages are present in the memfd now: a minor fault's
- * resolution).  The entries stay locked throughout, as for any fault.
+ * is refused with EFAULT).  So the read goes through a *window*: a second
+ * mapping of the same frame-store range, MAP_SHARED and not registered.
+ * Each file object read by fileasync.c's readers has a lasting one over its
+ * pages that are in the file (store_alias, made when the file is mapped; at
+ * most 64 GiB of address space), and pages past it (a file that grew) get a short-lived one per
+ * read (store_window).  The read allocates the pages as it touches them
+ * (zeroed shmem pages, the only CPU pass over the bytes) and fills them;
+ * then the window drops them (MADV_DONTNEED, or munmap), so the pages
+ * count in VmRSS only through the application's mapping, and the caller
+ * maps them there with UFFDIO_CONTINUE (the pages are present in the memfd
+ * now: a minor fault's resolution).  The entries stay locked throughout, as
+ * for any fault.  A window per read costs an mmap and a munmap, which take
+ * the process's mmap lock for writing: measured, 200 and 130 us per 256 KiB
+ * read with four readers, against nothing and 60 us for the lasting one.
  *
  *   file ──O_DIRECT (DMA)──> frame-store pages, through the window
  *                              └─ UFFDIO_CONTINUE ──> application's mapping
@@ -46,6 +52,7 @@
  * the page (the direct descriptor's alignment).
  */
 #include "internal.h"
+#include "fileasync.h"
 #include "fileio.h"
 #include "io.h"
 #include "store.h"
@@ -54,6 +61,7 @@
 #include <sys/stat.h>
 
 #define DIO_ALIGN PAGE_SIZE_
+#define ALIAS_MAX (1ull << 24)   /* pages of a lasting window, at most (64 GiB) */
 
 int fileio_open(struct vmk_object *o)
 {
@@ -66,11 +74,22 @@ int fileio_open(struct vmk_object *o)
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", o->file_fd);
     o->file_dio_fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);  /* -1: buffered only */
+    uint64_t np = ((uint64_t)st.st_size + PAGE_SIZE_ - 1) >> PAGE_SHIFT_;
+    np = np > o->file_pgoff ? np - o->file_pgoff : 0;                /* object pages in the file */
+    np = np < o->npages ? np : o->npages;
+    np = np < ALIAS_MAX ? np : ALIAS_MAX;
+    int err;
+    if (np && fileasync_for(o) &&
+        (o->file_alias = store_alias(o->sys->store_fd, o->base, np << PAGE_SHIFT_, &err)))
+        o->file_alias_pages = np;                                    /* else windows per read */
     return 0;
 }
 
 void fileio_close(struct vmk_object *o)
 {
+    if (o->file_alias)
+        store_window_drop(o->file_alias, o->file_alias_pages << PAGE_SHIFT_);
+    o->file_alias = NULL;
     if (o->file_dio_fd >= 0)
         close(o->file_dio_fd);
     if (o->file_fd >= 0)
@@ -128,13 +147,18 @@ ssize_t fileio_read(struct vmk_system *sys, struct vmk_object *o, size_t pg, uin
     int r = io_via_start(read_via(sys, direct), len, &cap);
     if (r < 0)
         return r;
-    char *w = store_window(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), len, &r);
+    bool lasting = o->file_alias && pg + n <= o->file_alias_pages;
+    char *w = lasting ? o->file_alias + (pg << PAGE_SHIFT_)
+                      : store_window(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), len, &r);
     if (!w)
         return r;
     ssize_t got = read_parts(o, w, len, off, cap, direct);
     if (got >= 0 && (size_t)got < len)             /* past the end: zeros */
         memset(w + got, 0, len - (size_t)got);
-    store_window_drop(w, len);
+    if (lasting)
+        store_window_clear(w, len);
+    else
+        store_window_drop(w, len);
     return got;
 }
 

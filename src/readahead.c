@@ -65,6 +65,7 @@
  */
 #include "internal.h"
 #include "readahead.h"
+#include "fileasync.h"
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -73,6 +74,7 @@
 #define RA_STRIDE_MAX    64       /* largest stride detected, pages */
 #define RA_CONTEXT_MIN   4        /* resident pages below that make a new reader sequential */
 #define RA_AHEAD_WINDOWS 8        /* prefetch this many windows beyond the one mapped */
+#define RA_AHEAD_ASYNC   32       /* the same when fileasync.c's readers read them */
 #define RA_SPAN_STRIDE   8        /* up to this stride, prefetch the whole span at once */
 #define RA_BITS          64       /* a window's pages, at most (FA_MAX) */
 #define RA_FD_CHUNK      256
@@ -267,7 +269,7 @@ static int find_next(struct ra_state *st, struct vmk_object *o, int64_t q, uint6
     for (int i = 0; i < RA_STREAMS; i++) {
         struct ra_stream *s = &st->s[i];
         int64_t gap = s->size ? steps(s->next, s->stride, q) : -1, k = 0;
-        if (gap < 0 || gap > 2 * (int64_t)st->max)
+        if (gap < 0 || gap > 2 * (int64_t)st->max + (int64_t)s->apend)
             continue;
         while (k < gap && resident(o, lat(s->next, s->stride, k)))
             k++;
@@ -399,7 +401,8 @@ static int decide(struct ra_state *st, struct vmk_object *o, int64_t q, struct t
 
 /* Fill the plan from stream i's new window, and its prefetch: from where
  * the last one stopped to RA_AHEAD_WINDOWS windows past this one. */
-static void plan_window(struct ra_state *st, int i, uint64_t avail, struct ra_plan *p)
+static void plan_window(struct ra_state *st, int i, uint64_t avail, int64_t windows,
+                        int64_t align, struct ra_plan *p)
 {
     struct ra_stream *s = &st->s[i];
     int64_t q = (int64_t)p->pg, a = absd(s->stride);
@@ -408,7 +411,9 @@ static void plan_window(struct ra_state *st, int i, uint64_t avail, struct ra_pl
     p->gen = s->gen;
     p->stride = s->stride;
     p->n = (int64_t)s->size < fit ? s->size : (uint32_t)fit;
-    int64_t end = lat(s->next, s->stride, (int64_t)RA_AHEAD_WINDOWS * next_size(s->size, st->max));
+    int64_t end = lat(s->next, s->stride, windows * next_size(s->size, st->max));
+    if (s->stride == 1)
+        end -= end % align;               /* whole requests of the readers (fileasync.c) */
     int64_t from = s->pf && steps(s->next, s->stride, s->prefetched) > 0 ? s->prefetched : s->next;
     int64_t k = steps(from, s->stride, end);
     if (k > 0) {
@@ -429,7 +434,8 @@ void ra_plan(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint64_t a
     struct tally t = { 0, 0 };
     int i = decide(st, o, (int64_t)pg, &t);
     if (i >= 0)
-        plan_window(st, i, avail, p);
+        plan_window(st, i, avail, fileasync_for(o) ? RA_AHEAD_ASYNC : RA_AHEAD_WINDOWS,
+                    fileasync_for(o) ? FA_RUN : 1, p);
     mutex_unlock(&st->lock);
     if (t.hits)
         fault_count(sys, o->owner, C_FILE_RA_HITS, (int64_t)t.hits);
@@ -489,12 +495,16 @@ void ra_hint(struct vmk_object *o, int64_t pg, uint32_t n)
                   (size_t)n << PAGE_SHIFT_);
 }
 
-void ra_async(struct vmk_object *o, const struct ra_plan *p, uint64_t n)
+void ra_async(struct vmk_object *o, const struct ra_plan *p, uint64_t n, int64_t stop)
 {
     struct ra_state *st = p->slot < 0 ? NULL : ra_of(o);
     if (!st || !ra_lock(st))
         return;                           /* uncounted as hits: pending */
-    if (st->s[p->slot].gen == p->gen)
-        st->s[p->slot].apend += n;
+    struct ra_stream *s = &st->s[p->slot];
+    if (s->gen == p->gen) {
+        s->apend += n;
+        if (s->pf && stop < s->prefetched)
+            s->prefetched = stop;         /* the rest again at the next fault */
+    }
     mutex_unlock(&st->lock);
 }

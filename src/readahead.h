@@ -43,8 +43,10 @@ void ra_record(struct vmk_system *sys, struct vmk_object *o, const struct ra_pla
 void ra_prefetch(struct vmk_object *o, const struct ra_plan *p);
 /* Ask the kernel to read object pages [pg, pg + n) into its page cache. */
 void ra_hint(struct vmk_object *o, int64_t pg, uint32_t n);
-/* n pages of the plan's prefetch went to the readers of fileasync.c: they
- * count as hits when the stream's reader has gone past them. */
-void ra_async(struct vmk_object *o, const struct ra_plan *p, uint64_t n);
+/* n pages of the plan's prefetch (going up) went to the readers of
+ * fileasync.c: they count as hits when the stream's reader has gone past
+ * them.  The readers took the prefetch up to page stop only: the next plan
+ * of the stream prefetches from there again. */
+void ra_async(struct vmk_object *o, const struct ra_plan *p, uint64_t n, int64_t stop);
 
 #endif

@@ -65,3 +65,19 @@ void store_window_drop(void *w, size_t len)
 {
     munmap(w, len);
 }
+
+void *store_alias(int fd, uint64_t off, size_t len, int *err)
+{
+    void *w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, (off_t)off);
+    if (w == MAP_FAILED) {
+        *err = -errno;
+        return NULL;
+    }
+    madvise(w, len, MADV_DONTFORK);        /* like every vmkit mapping */
+    return w;
+}
+
+void store_window_clear(void *w, size_t len)
+{
+    madvise(w, len, MADV_DONTNEED);
+}

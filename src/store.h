@@ -29,5 +29,10 @@ int store_write(int fd, uint64_t off, const void *buf, size_t len);
  * maps them, beside the frame budget. */
 void *store_window(int fd, uint64_t off, size_t len, int *err);
 void  store_window_drop(void *w, size_t len);
+/* A lasting window: the same, but its pages are allocated only as I/O
+ * touches them, and it stays; store_window_clear drops its pages from it
+ * (not from the frame-store) after each I/O, for the same reason. */
+void *store_alias(int fd, uint64_t off, size_t len, int *err);
+void  store_window_clear(void *w, size_t len);
 
 #endif
