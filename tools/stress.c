@@ -5,7 +5,9 @@
  * SLOTS mappings; it draws operations at random - map, unmap (whole, head,
  * tail: splits), protect, write, read-and-check, page_info-and-check, bad
  * calls that must fail and change nothing, destroy a space and start again,
- * fork space 0 into space 1 (copy-on-write) or reset space 1 to space 0,
+ * fork space 0 into space 1 (copy-on-write) or reset space 1 to space 0
+ * (often: a space 0 lives through ~100 of them, far past VMK_FORK_DEPTH_MAX,
+ * which only collapsing the fork tree makes possible),
  * map a file shared or private and vmk_sync it (the file's bytes are then
  * checked with pread: a shared file holds what was written, a private one
  * never changes) -
@@ -54,6 +56,7 @@ struct stress {
     size_t limit;
     int self_test;                 /* corrupt thread 0's model: the run must fail */
     _Atomic uint64_t ops, mismatches, errors, forks, resets;
+    _Atomic uint64_t most_forks;   /* forks and resets one space 0 lived through */
     _Atomic int stop;
 };
 
@@ -353,16 +356,22 @@ static void *stress_thread(void *arg)
     struct region reg[SLOTS];
     memset(reg, 0, sizeof reg);
     int forked = 0;                      /* space 1 was made by vmk_space_fork */
+    uint64_t forks = 0;                  /* of this space 0 */
     while (!atomic_load_explicit(&st->stop, memory_order_relaxed)) {
         for (int k = 0; k < 256; k++)
             one_op(st, wk->id, sp, reg, &s);
         atomic_fetch_add_explicit(&st->ops, 256, memory_order_relaxed);
-        uint64_t x = rnd(&s) % 200;
+        uint64_t x = rnd(&s) % 1000;
         if (x == 0) {
             renew_spaces(st, wk->id, sp, reg, &s);
             forked = 0;
-        } else if (x < 3) {
-            op_fork(st, wk->id, sp, reg, &forked, x == 2);
+            forks = 0;
+        } else if (x < 100) {
+            op_fork(st, wk->id, sp, reg, &forked, x % 2 == 0);
+            uint64_t most = atomic_load(&st->most_forks);
+            forks++;
+            while (forks > most && !atomic_compare_exchange_weak(&st->most_forks, &most, forks))
+                ;
         }
     }
     renew_spaces(st, wk->id, sp, reg, &s);
@@ -446,10 +455,11 @@ int vmk_cmd_stress(int argc, char **argv)
     double el = cli_now() - t0;
     vmk_system_close(st.sys);
     uint64_t mis = atomic_load(&st.mismatches), errs = atomic_load(&st.errors);
-    printf("stress: %llu operations (%llu forks, %llu resets) in %.1f s on %d threads, seed %llu: "
-           "%llu mismatches, %llu unexpected errors\n",
+    printf("stress: %llu operations (%llu forks, %llu resets, up to %llu of one space) in %.1f s "
+           "on %d threads, seed %llu: %llu mismatches, %llu unexpected errors\n",
            (unsigned long long)atomic_load(&st.ops), (unsigned long long)atomic_load(&st.forks),
-           (unsigned long long)atomic_load(&st.resets), el, st.threads, (unsigned long long)st.seed,
+           (unsigned long long)atomic_load(&st.resets), (unsigned long long)atomic_load(&st.most_forks),
+           el, st.threads, (unsigned long long)st.seed,
            (unsigned long long)mis, (unsigned long long)errs);
     return mis || errs ? 1 : 0;
 }
