@@ -42,7 +42,7 @@ static int usage(FILE *f, const struct command *cmds, size_t n)
             fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].what);
     fprintf(f, "\nenvironment: VMK_MEMORY_LIMIT, VMK_SWAP_PATH, VMK_SWAP_SIZE, VMK_POLICY,\n"
                "VMK_FAULT_AROUND, VMK_RECLAIM_BATCH, VMK_KSWAPD, VMK_TRACE, VMK_WS_TAU_MS, VMK_VERBOSE,\n"
-               "VMK_STATS, VMK_STATS_INTERVAL_MS, VMK_FILE_READAHEAD, VMK_INJECT\n");
+               "VMK_STATS, VMK_STATS_INTERVAL_MS, VMK_FILE_READAHEAD, VMK_FILE_ASYNC, VMK_INJECT\n");
     return f == stderr ? 2 : 0;
 }
 
