@@ -190,9 +190,12 @@ static size_t passes(int fd, int async, const char *what)
            what, ULL(st.pages_file_read), ULL(st.file_readahead), ULL(st.file_readahead_hits),
            ULL(st.file_readahead_waste), ULL(st.faults_major), rss_max - rss0, cached,
            (size_t)FILE_PAGES);
-    /* the budget, 4 MiB of bounce buffers, a window per reader in flight */
+    /* the budget, 4 MiB of bounce buffers, a window per reader in flight
+     * (ThreadSanitizer's shadow of the windows counts too: not there) */
+#ifndef VMK_TEST_TSAN
     CHECK(rss_max - rss0 <= (long)(BUDGET >> 10) + 10 * 1024, "%s: VmRSS %ld kB over the start",
           what, rss_max - rss0);
+#endif
     if (async) {
         CHECK(st.file_readahead >= st.pages_file_read / 2, "%s: the readers read little", what);
         CHECK(st.file_readahead_hits >= st.file_readahead * 9 / 10, "%s: hits %llu of %llu", what,
