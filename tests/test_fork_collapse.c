@@ -18,7 +18,8 @@
  *   - collapses while 2 threads write and check their own pages of the
  *     parent: no byte wrong (the guarded remap, collapse.c step 3);
  *   - figures: a fork + destroy round, and a collapse of N changed pages.
- * The depth is read from vmkit's objects (white box: src/internal.h).
+ * The depth and the estimate of kernel mappings copy-on-write added
+ * (sys->cow_maps) are read from vmkit's objects (white box: src/internal.h).
  */
 #include "vmkit.h"
 #include "check.h"
@@ -161,6 +162,9 @@ static void checkpoint_loop(int rounds, bool file)
         for (int k = 0; k < WRITES; k++)
             ver[idx[k]] = v;
         CHECK(space_depth(p) == 0, "round %d: depth %u after the child went", r, space_depth(p));
+        /* No fork left, so no kernel mapping added by copy-on-write. */
+        CHECK(atomic_load(&sys->cow_maps) == 0, "round %d: cow_maps %lld with no fork left", r,
+              (long long)atomic_load(&sys->cow_maps));
         if (r == 1) {
             maps1 = count_maps();
             st1 = get_stats(sys);
