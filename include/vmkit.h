@@ -319,6 +319,10 @@ typedef struct vmk_stats {
     uint64_t wall_ns;           /* time since the system opened (for a space
                                    too): stall_some_ns / wall_ns is the stall
                                    share vmk_stats_print shows */
+    uint64_t fork_collapses;    /* frozen snapshots merged into their last
+                                   child when its sibling went (a destroyed
+                                   fork, a reset): what keeps fork chains as
+                                   deep as the live forks only */
 } vmk_stats;
 
 /* System-wide counters.  Errors: -EINVAL. */

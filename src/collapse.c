@@ -362,6 +362,8 @@ void tree_collapse(struct vmk_object *x)
     if (live)
         for (int k = 0; k < x->nvmas; k++)
             cow_count_maps(sys, x->vmas[k]);
+    ctr_add(&sys->ctr, C_FORK_COLLAPSES, 1);
+    ctr_add(&x->owner->ctr, C_FORK_COLLAPSES, 1);
     p->backing = NULL;
     p->child[0] = p->child[1] = NULL;
     object_free(p);

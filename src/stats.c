@@ -125,6 +125,7 @@ static void fill(struct vmk_system *sys, struct vmk_counters *c, vmk_stats *out)
     out->paused_faults = ctr_get(c, C_PAUSED_FAULTS);
     out->cow_breaks = ctr_get(c, C_COW_BREAKS);
     out->cow_ahead = ctr_get(c, C_COW_AHEAD);
+    out->fork_collapses = ctr_get(c, C_FORK_COLLAPSES);
     out->shared_resident = c == &sys->ctr ? ctr_get(&sys->fork_space.ctr, C_RESIDENT) : 0;
     out->working_set = ws_estimate(sys, c);
     out->working_set_tau_ms = ws_tau_ms(sys);
@@ -210,10 +211,11 @@ VMK_API void vmk_stats_print(const vmk_stats *s, FILE *f)
     if (s->working_set_tau_ms)
         fprintf(f, "working set       %12llu  (pages referenced in the last %llu ms)\n",
                 (unsigned long long)s->working_set, (unsigned long long)s->working_set_tau_ms);
-    if (s->cow_breaks || s->shared_resident)
-        fprintf(f, "fork              %12llu  pages copied on write (%llu ahead), %llu resident pages shared\n",
+    if (s->cow_breaks || s->shared_resident || s->fork_collapses)
+        fprintf(f, "fork              %12llu  pages copied on write (%llu ahead), %llu resident pages shared, "
+                "%llu snapshots collapsed\n",
                 (unsigned long long)s->cow_breaks, (unsigned long long)s->cow_ahead,
-                (unsigned long long)s->shared_resident);
+                (unsigned long long)s->shared_resident, (unsigned long long)s->fork_collapses);
     fprintf(f, "swap used         %12llu  (of %llu slots)\n", (unsigned long long)s->swap_used,
             (unsigned long long)s->swap_total);
     fprintf(f, "sigbus            %12llu  (swap full %llu, I/O errors %llu)\n",

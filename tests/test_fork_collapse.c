@@ -174,6 +174,8 @@ static void checkpoint_loop(int rounds, bool file)
     vmk_stats st = get_stats(sys);
     int maps = count_maps();
     CHECK(st.shared_resident == 0, "%llu shared pages with no child left", ULL(st.shared_resident));
+    CHECK(st.fork_collapses - st1.fork_collapses == (uint64_t)rounds - 1,
+          "%llu collapses in %d rounds", ULL(st.fork_collapses - st1.fork_collapses), rounds - 1);
     CHECK(st.sigbus == 0 && st.io_errors == 0, "sigbus %llu, I/O errors %llu", ULL(st.sigbus),
           ULL(st.io_errors));
     /* A page has one slot at most; an anonymous page has had one since
@@ -196,11 +198,11 @@ static void checkpoint_loop(int rounds, bool file)
         }
         CHECK(bad == 0, "%zu pages of the privately mapped file changed", bad);
     }
-    printf("checkpoint loop (%s, 32 MiB, 24 MiB budget): %d rounds; fork %.0f us, destroy with "
-           "collapse %.0f us per round; resident %llu -> %llu, swap %llu -> %llu, kernel mappings "
-           "%d -> %d\n", file ? "private file" : "anonymous", rounds, t_fork / rounds,
-           t_destroy / rounds, ULL(st1.resident), ULL(st.resident), ULL(st1.swap_used),
-           ULL(st.swap_used), maps1, maps);
+    printf("checkpoint loop (%s, 32 MiB, 24 MiB budget): %d rounds, %llu collapses; fork %.0f us, "
+           "destroy with collapse %.0f us per round; resident %llu -> %llu, swap %llu -> %llu, "
+           "kernel mappings %d -> %d\n", file ? "private file" : "anonymous", rounds,
+           ULL(st.fork_collapses), t_fork / rounds, t_destroy / rounds, ULL(st1.resident),
+           ULL(st.resident), ULL(st1.swap_used), ULL(st.swap_used), maps1, maps);
     vmk_space_destroy(p);
     st = get_stats(sys);
     CHECK(st.resident == 0 && st.swap_used == 0, "leak: resident %llu, swap %llu", ULL(st.resident),
