@@ -355,13 +355,13 @@ void tree_collapse(struct vmk_object *x)
     for (size_t k = 0; k < rs.n; k++)                         /* 5 */
         open_run(sys, &rs.r[k]);
     free(rs.r);
-    if (live)                                                 /* 6 */
+    if (live) {                                               /* 6 */
         take_top(sys, x, p);
-    else
-        take_children(x, p);
-    if (live)
         for (int k = 0; k < x->nvmas; k++)
             cow_count_maps(sys, x->vmas[k]);
+    } else {
+        take_children(x, p);
+    }
     ctr_add(&sys->ctr, C_FORK_COLLAPSES, 1);
     ctr_add(&x->owner->ctr, C_FORK_COLLAPSES, 1);
     p->backing = NULL;
