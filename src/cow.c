@@ -469,14 +469,14 @@ static int cow_break(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
     uint64_t zero = 0;
     uint32_t fr;
     int r;
-    if (atomic_load_explicit(&sys->cow_maps, memory_order_relaxed) > sys->cow_map_budget) {
+    uint32_t w = cow_window(sys, vma, pg);
+    bool major = !(hv & PTE_RES) && (hv & PTE_SWAP);
+    if (w > 1) {                                /* a sequential writer */
+        if ((r = cow_run(sys, vma, pg, h, hv, pg, pg + w, true)) <= 0)
+            return r < 0 ? r : major ? TR_MAJOR : TR_WP;
+    } else if (atomic_load_explicit(&sys->cow_maps, memory_order_relaxed) > sys->cow_map_budget) {
         size_t first = pg & ~(size_t)(COW_BLOCK - 1);
         if ((r = cow_run(sys, vma, pg, h, hv, first, first + COW_BLOCK, false)) <= 0)
-            return r < 0 ? r : TR_WP;
-    } else {
-        uint32_t w = cow_window(sys, vma, pg);
-        bool major = !(hv & PTE_RES) && (hv & PTE_SWAP);
-        if (w > 1 && (r = cow_run(sys, vma, pg, h, hv, pg, pg + w, true)) <= 0)
             return r < 0 ? r : major ? TR_MAJOR : TR_WP;
     }
     r = frames_get(sys, 1, 1, &fr);
@@ -513,7 +513,6 @@ static int cow_break(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
         pte_unlock(&h->ptes[pg], hv);
         return fault_abort(sys, top, pg, 1, &fr, &zero, r);
     }
-    bool major = !(hv & PTE_RES) && (hv & PTE_SWAP);
     pte_unlock(&h->ptes[pg], hv);
     tree_cover(top, pg);
     uint64_t nv = PTE_RES | PTE_DIRTY | PTE_MAPPED | PTE_REF;
