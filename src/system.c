@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include "mmu.h"
 #include "store.h"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,31 @@ int registry_for_each(int (*fn)(struct vmk_system *, void *), void *arg)
     return 0;
 }
 
+/*
+ * A child of fork(2) has none of the parent's systems: their windows are
+ * MADV_DONTFORK (not mapped in the child), their threads did not follow,
+ * their userfaultfd registrations belong to the parent's memory.  If the
+ * registry still named them, a system the child opens could be mapped where
+ * a parent's window was, and the child's faults would be taken for the
+ * parent's system's.  So the child starts with an empty registry (the
+ * parent's structures are left alone: they are the parent's copies).
+ */
+static void registry_forget(void)
+{
+    for (int i = 0; i < VMK_MAX_SYSTEMS; i++)
+        registry[i] = NULL;
+    atomic_store_explicit(&registry_lock.v, 0, memory_order_relaxed);
+}
+
+static void registry_atfork(void)
+{
+    pthread_atfork(NULL, NULL, registry_forget);
+}
+
 static int registry_add(struct vmk_system *sys)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, registry_atfork);
     rw_write_lock(&registry_lock);
     for (int i = 0; i < VMK_MAX_SYSTEMS; i++) {
         if (!registry[i]) {
