@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
@@ -221,31 +222,38 @@ int mmu_writeprotect(int uffd, uintptr_t addr, size_t len, bool wp)
  * Write-protecting a fork's worth of memory is one change_protection walk
  * over every page-table entry of it: ~25 ns an entry here, 14 ms for 2 GiB,
  * the whole cost of a fork.  The kernel takes the mmap lock shared for it,
- * so two threads can walk disjoint halves at once: past WP_SPLIT bytes (and
- * with a second CPU), a helper thread takes the second half, cut at a 2 MiB
- * boundary so that no page-table page is walked by both.
+ * so two threads can walk disjoint parts at once.  Past WP_SPLIT bytes (and
+ * with a second CPU) the ranges are cut into chunks of WP_CHUNK bytes at
+ * aligned boundaries (no page-table page walked by both) and a helper
+ * thread and the caller take chunks from a shared counter until none is
+ * left: when the other CPU is busy and the helper starts late, the caller
+ * simply does more of them, so it is never slower than one thread.
  */
 #define WP_SPLIT ((size_t)64 << 20)
+#define WP_CHUNK ((size_t)16 << 20)
 
-struct wp_job { int uffd; const struct mmu_range *r; size_t n; size_t skip; int err; };
+struct wp_job {
+    int uffd;
+    struct mmu_range *chunk;
+    size_t n;
+    _Atomic size_t next;
+    _Atomic int err;
+};
 
-/* Write-protect r[0..n), the first `skip` bytes of r[0] excepted. */
-static int wp_ranges(int uffd, const struct mmu_range *r, size_t n, size_t skip)
+static void wp_take(struct wp_job *j)
 {
-    int err = 0;
-    for (size_t i = 0; i < n; i++) {
-        int e = mmu_writeprotect(uffd, r[i].addr + skip, r[i].len - skip, true);
-        if (e < 0 && !err)
-            err = e;
-        skip = 0;
+    size_t k;
+    while ((k = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n) {
+        int e = mmu_writeprotect(j->uffd, j->chunk[k].addr, j->chunk[k].len, true);
+        int none = 0;
+        if (e < 0)
+            atomic_compare_exchange_strong(&j->err, &none, e);
     }
-    return err;
 }
 
 static void *wp_worker(void *arg)
 {
-    struct wp_job *j = arg;
-    j->err = wp_ranges(j->uffd, j->r, j->n, j->skip);
+    wp_take(arg);
     return NULL;
 }
 
@@ -257,31 +265,33 @@ int mmu_writeprotect_all(int uffd, const struct mmu_range *r, size_t n)
     static _Atomic long ncpu;
     if (!atomic_load_explicit(&ncpu, memory_order_relaxed))
         atomic_store_explicit(&ncpu, sysconf(_SC_NPROCESSORS_ONLN), memory_order_relaxed);
-    if (total < WP_SPLIT || atomic_load_explicit(&ncpu, memory_order_relaxed) < 2)
-        return wp_ranges(uffd, r, n, 0);
-    /* Find the range holding the middle byte and the 2 MiB cut in it. */
-    size_t half = total / 2, i = 0;
-    while (half >= r[i].len)
-        half -= r[i++].len;
-    uintptr_t cut = (r[i].addr + half + ((size_t)2 << 20) - 1) & ~(((uintptr_t)2 << 20) - 1);
-    if (cut > r[i].addr + r[i].len)
-        cut = r[i].addr + r[i].len;
-    size_t skip = cut - r[i].addr;
-    struct wp_job j = { uffd, r + i, n - i, skip, 0 };
-    if (skip == r[i].len)
-        j.r++, j.n--, j.skip = 0;
-    pthread_t t;
-    if (j.n == 0 || thread_start_quiet(&t, wp_worker, &j) != 0)
-        return wp_ranges(uffd, r, n, 0);
-    /* Mine: r[0..i) and the head of r[i] up to the cut. */
-    int err = wp_ranges(uffd, r, i, 0);
-    if (skip > 0) {
-        int e = mmu_writeprotect(uffd, r[i].addr, skip, true);
-        if (e < 0 && !err)
-            err = e;
+    struct wp_job j = { .uffd = uffd };
+    if (total >= WP_SPLIT && atomic_load_explicit(&ncpu, memory_order_relaxed) >= 2)
+        j.chunk = malloc((total / WP_CHUNK + 2 * n) * sizeof *j.chunk);
+    if (!j.chunk) {
+        int err = 0;
+        for (size_t i = 0; i < n; i++) {
+            int e = mmu_writeprotect(uffd, r[i].addr, r[i].len, true);
+            if (e < 0 && !err)
+                err = e;
+        }
+        return err;
     }
-    pthread_join(t, NULL);
-    return err ? err : j.err;
+    for (size_t i = 0; i < n; i++)
+        for (uintptr_t a = r[i].addr, end = r[i].addr + r[i].len; a < end;) {
+            uintptr_t b = (a & ~(uintptr_t)(WP_CHUNK - 1)) + WP_CHUNK;
+            if (b > end)
+                b = end;
+            j.chunk[j.n++] = (struct mmu_range){ a, b - a };
+            a = b;
+        }
+    pthread_t t;
+    bool helper = thread_start_quiet(&t, wp_worker, &j) == 0;
+    wp_take(&j);
+    if (helper)
+        pthread_join(t, NULL);
+    free(j.chunk);
+    return atomic_load(&j.err);
 }
 
 int mmu_zap(uintptr_t addr, size_t len)
