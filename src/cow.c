@@ -418,7 +418,15 @@ static int cow_run(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
     for (size_t j = b.lo; j < b.hi; j++) {
         struct vmk_object *hj = b.h[j - b.base];
         if (!hj) {
-            pte_unlock(&top->ptes[j], b.tv[j - b.base]);   /* top's already, not mapped */
+            /* Top's already, not mapped.  Between the mmap and the
+             * UFFDIO_REGISTER a thread could have written it through a
+             * plain mapping, unseen: count it dirty. */
+            uint64_t tv = b.tv[j - b.base];
+            if (!(tv & PTE_DIRTY) && (tv & PTE_SWAP)) {
+                swap_put(&sys->swap, pte_slot(tv), 1);
+                tv = pte_without_slot(tv);
+            }
+            pte_unlock(&top->ptes[j], tv | PTE_DIRTY);
             continue;
         }
         pte_unlock(&hj->ptes[j], b.hv[j - b.base]);
