@@ -398,6 +398,17 @@ static int cow_run(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
         return r < 0 ? r : 1;
     }
     r = run_copy(sys, top, &b);
+    if (r < 0) {
+        /* A read failed (swap I/O): maybe of a page copied ahead, which is
+         * no reason to fail this write.  Back out; pg alone is broken next
+         * (and fails only if its own bytes cannot be read). */
+        for (size_t j = b.lo; j < b.hi; j++)
+            if (b.h[j - b.base])
+                store_punch(sys->store_fd, top->base + ((uint64_t)j << PAGE_SHIFT_), PAGE_SIZE_);
+        frames_free(&sys->frames, b.fr, ncopy);
+        run_release(top, &b, pg, true);
+        return 1;
+    }
     uintptr_t addr = vma_addr(vma, b.lo);
     size_t len = (b.hi - b.lo) << PAGE_SHIFT_;
     if (r == 0)

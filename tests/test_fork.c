@@ -314,9 +314,43 @@ static void cow_around(size_t limit_mb)
            ULL(cfaults));
 }
 
+/* A swap read that fails while copy-on-write around reads ahead is no
+ * reason to fail the write that asked: it breaks its own page alone. */
+static void cow_around_read_error(void)
+{
+    enum { N = 2048 };                                  /* 8 MiB over 4 MiB */
+    vmk_system *sys = open_system((size_t)4 << 20, NULL);
+    vmk_space *p = new_space(sys), *c;
+    char *a = vmk_map_anon(p, N * TPAGE, VMK_PROT_READ | VMK_PROT_WRITE);
+    CHECK(a, "map");
+    for (size_t pg = 0; pg < N; pg++)
+        fill_page(a + pg * TPAGE, 1, pg);
+    CHECK(vmk_space_fork(p, &c) == 0, "fork");
+    char *b = vmk_space_translate(c, p, a);
+    CHECK(b, "translate");
+    for (size_t pg = 0; pg < N; pg++) {
+        if (pg == 300)                                  /* the window is 64 by now */
+            inject_arm(sys, VMK_INJECT_SWAP_READ, 1, 1, 0, 0);
+        fill_page(b + pg * TPAGE, 2, pg);               /* SIGBUS here fails the test */
+    }
+    size_t bad = 0;
+    for (size_t pg = 0; pg < N; pg++) {
+        bad += verify_page(b + pg * TPAGE, 2, pg, "child") != 0;
+        bad += verify_page(a + pg * TPAGE, 1, pg, "parent") != 0;
+    }
+    CHECK(bad == 0, "%zu pages wrong", bad);
+    CHECK(inject_hits(sys, VMK_INJECT_SWAP_READ) == 1, "the injected read error did not happen");
+    CHECK(get_stats(sys).sigbus == 0, "a write got SIGBUS");
+    vmk_space_destroy(c);
+    vmk_space_destroy(p);
+    vmk_system_close(sys);
+    printf("copy-on-write around: a failed swap read ahead did not fail the write\n");
+}
+
 int main(void)
 {
     int maps0 = count_maps();
+    cow_around_read_error();
     cow_around(64);
     cow_around(4);
     rss_sharing();
