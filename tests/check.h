@@ -14,6 +14,7 @@
  *                           is the exit status); return the wait status
  *   status_str(st)          "exit 3" / "signal 11 (Segmentation fault)"
  *   sigbus_catch(), verify_guarded()  reads that may get SIGBUS on purpose
+ *   count_maps()            lines of /proc/self/maps (kernel mappings)
  *   test_scale()            VMK_TEST_SCALE (default 1) for bigger runs
  *   now_s()                 monotonic seconds
  */
@@ -214,6 +215,18 @@ static inline double now_s(void)
 /* Open a system with the given limit (0: leave the default) and policy
  * (NULL: the default), or fail the test. */
 #ifdef VMKIT_H
+/* Lines of /proc/self/maps: kernel mappings of the process. */
+static inline int count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    int n = 0, c;
+    while (f && (c = fgetc(f)) != EOF)
+        n += c == '\n';
+    if (f)
+        fclose(f);
+    return n;
+}
+
 static inline vmk_system *open_system(size_t limit, const char *policy)
 {
     vmk_config c = vmk_config_default();

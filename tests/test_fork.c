@@ -202,18 +202,6 @@ static void fork_while_faulting(void)
     vmk_system_close(sys);
 }
 
-/* Lines of /proc/self/maps: kernel mappings of the process. */
-static int count_maps(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    int n = 0, c;
-    while (f && (c = fgetc(f)) != EOF)
-        n += c == '\n';
-    if (f)
-        fclose(f);
-    return n;
-}
-
 /*
  * Swap stays shared: a page swapped out before the fork is read back once,
  * by whichever side touches it first; the other finds it in memory (no
@@ -266,6 +254,21 @@ static void swap_shared_and_prot(void)
     printf("swap shared: 8 pages swapped before the fork read once for both sides; protections kept\n");
 }
 
+/* A space *p of n pages, each filled with version 1 (at *a), forked into
+ * *c (the same pages at *b). */
+static void forked_pages(vmk_system *sys, size_t n, vmk_space **p, vmk_space **c, char **a,
+                         char **b)
+{
+    *p = new_space(sys);
+    *a = vmk_map_anon(*p, n * TPAGE, VMK_PROT_READ | VMK_PROT_WRITE);
+    CHECK(*a, "map");
+    for (size_t pg = 0; pg < n; pg++)
+        fill_page(*a + pg * TPAGE, 1, pg);
+    CHECK(vmk_space_fork(*p, c) == 0, "fork");
+    *b = vmk_space_translate(*c, *p, *a);
+    CHECK(*b, "translate");
+}
+
 /*
  * Copy-on-write around: a sequential writer gets its copies several pages
  * per fault; the pages copied ahead of it hold the snapshot's bytes (on its
@@ -276,14 +279,9 @@ static void cow_around(size_t limit_mb)
 {
     enum { N = 4096, CW = 1500, PW0 = 1400, PW1 = 2200 };      /* 16 MiB */
     vmk_system *sys = open_system(limit_mb << 20, NULL);
-    vmk_space *p = new_space(sys), *c;
-    char *a = vmk_map_anon(p, N * TPAGE, VMK_PROT_READ | VMK_PROT_WRITE);
-    CHECK(a, "map");
-    for (size_t pg = 0; pg < N; pg++)
-        fill_page(a + pg * TPAGE, 1, pg);
-    CHECK(vmk_space_fork(p, &c) == 0, "fork");
-    char *b = vmk_space_translate(c, p, a);
-    CHECK(b, "translate");
+    vmk_space *p, *c;
+    char *a, *b;
+    forked_pages(sys, N, &p, &c, &a, &b);
     vmk_stats s0 = get_stats(sys);
     for (size_t pg = 0; pg < CW; pg++)                 /* the child, up to CW */
         fill_page(b + pg * TPAGE, 2, pg);
@@ -320,14 +318,9 @@ static void cow_around_read_error(void)
 {
     enum { N = 2048 };                                  /* 8 MiB over 4 MiB */
     vmk_system *sys = open_system((size_t)4 << 20, NULL);
-    vmk_space *p = new_space(sys), *c;
-    char *a = vmk_map_anon(p, N * TPAGE, VMK_PROT_READ | VMK_PROT_WRITE);
-    CHECK(a, "map");
-    for (size_t pg = 0; pg < N; pg++)
-        fill_page(a + pg * TPAGE, 1, pg);
-    CHECK(vmk_space_fork(p, &c) == 0, "fork");
-    char *b = vmk_space_translate(c, p, a);
-    CHECK(b, "translate");
+    vmk_space *p, *c;
+    char *a, *b;
+    forked_pages(sys, N, &p, &c, &a, &b);
     for (size_t pg = 0; pg < N; pg++) {
         if (pg == 300)                                  /* the window is 64 by now */
             inject_arm(sys, VMK_INJECT_SWAP_READ, 1, 1, 0, 0);

@@ -46,16 +46,6 @@ static uint32_t space_depth(vmk_space *as)
     return d;
 }
 
-static int count_maps(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    int n = 0, c;
-    while (f && (c = fgetc(f)) != EOF)
-        n += c == '\n';
-    if (f)
-        fclose(f);
-    return n;
-}
 
 /* A few words of the page (first, second, middle, last): a page of another
  * index or version shows in all of them. */
