@@ -6,9 +6,10 @@
  * a batch of victims (each locked: BUSY in its page-table entry), then
  * evicts the batch at once:
  *
- *   1. unmap the victims from the MMU (madvise DONTNEED per contiguous run).
- *      From here on no thread can write them without faulting, and a thread
- *      that faults waits on BUSY.
+ *   1. unmap the victims to be written from the MMU (madvise DONTNEED per
+ *      contiguous run).  From here on no thread can write them without
+ *      faulting, and a thread that faults waits on BUSY.  Clean victims are
+ *      mapped write-protected already; step 3 unmaps them (zap_first).
  *   2. dirty victims (and pages with no swap copy) are copied from the
  *      frame-store and written to swap, in runs of consecutive slots;
  *      clean victims keep the slot they were read from (swap cache).
@@ -144,20 +145,41 @@ static int needs_swap(const struct victim *v) { return needs_write(v) && !v->obj
 static int needs_file(const struct victim *v) { return needs_write(v) && v->obj->file_shared; }
 static int is_ok(const struct victim *v) { return v->ok; }
 
-/* Unmap the mapped ones of sorted pages from the MMU, one madvise per run. */
-static void zap_runs(struct victim *v, uint32_t n)
+/*
+ * Must a victim be unmapped before it leaves?  A page to be written out,
+ * yes: no write may land after its copy.  A clean page needs no unmap of
+ * its own: it is mapped write-protected (a write faults and waits on its
+ * entry), and the hole punch of step 3 unmaps it from every mapping of its
+ * frame-store page as it frees it - one pass over the page tables instead
+ * of two, and one TLB shoot-down per run instead of two.  A frozen
+ * object's pages (a fork's) keep the unmap first: object_zap also walks
+ * the children that show them.
+ */
+static int zap_first(const struct victim *v)
+{
+    return is_mapped(v) && (needs_write(v) || v->obj->child[0] || v->obj->child[1]);
+}
+
+/* Unmap the pages of sorted victims that satisfy keep() from the MMU, one
+ * madvise per run. */
+static void zap_runs_if(struct victim *v, uint32_t n, int (*keep)(const struct victim *))
 {
     for (uint32_t i = 0; i < n;) {
-        if (!is_mapped(&v[i])) {
+        if (!keep(&v[i])) {
             i++;
             continue;
         }
-        uint32_t k = run_len(v, i, n, UINT32_MAX, is_mapped);
+        uint32_t k = run_len(v, i, n, UINT32_MAX, keep);
         object_zap(v[i].obj, v[i].pg, k);
         for (uint32_t t = i; t < i + k; t++)
             v[t].val &= ~PTE_MAPPED;
         i += k;
     }
+}
+
+static void zap_runs(struct victim *v, uint32_t n)
+{
+    zap_runs_if(v, n, is_mapped);
 }
 
 void reclaim_sample(struct vmk_system *sys, struct victim *v)
@@ -292,7 +314,7 @@ static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
 {
     struct reclaim_scratch *rs = sys->rs;
     victims_sort(v, n);
-    zap_runs(v, n);                                       /* 1 */
+    zap_runs_if(v, n, zap_first);                         /* 1 */
     for (uint32_t i = 0; i < n; i++) {                    /* 2 */
         if (!needs_write(&v[i])) {     /* clean: its swap copy is valid, or it is all zero */
             if (v[i].val & PTE_SWAP)   /* read back from swap and never written */
@@ -311,8 +333,9 @@ static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
             continue;
         }
         uint32_t k = run_len(v, i, n, UINT32_MAX, is_ok);
-        store_punch(sys->store_fd, v[i].obj->base + ((uint64_t)v[i].pg << PAGE_SHIFT_),
-                    (size_t)k << PAGE_SHIFT_);
+        if (store_punch(sys->store_fd, v[i].obj->base + ((uint64_t)v[i].pg << PAGE_SHIFT_),
+                        (size_t)k << PAGE_SHIFT_) < 0)
+            zap_runs(v + i, k);        /* no page may stay mapped once its entry is gone */
         i += k;
     }
     uint32_t freed = 0;
