@@ -104,6 +104,8 @@ static int shared_map(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
     hv[0] = v;
     uint32_t n = shared_run(sys, vma, pg, h, hv);
     int r = mmu_continue(sys->uffd, vma_addr(vma, pg), (size_t)n << PAGE_SHIFT_, true);
+    if (vma->fork_moved)
+        atomic_fetch_add_explicit(&vma->fork_refilled, n, memory_order_relaxed);
     for (uint32_t i = 0; i < n; i++) {
         pte_unlock(&h->ptes[pg + i], r == 0 ? hv[i] | PTE_MAPPED | PTE_REF : hv[i]);
         if (i)

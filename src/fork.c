@@ -45,6 +45,7 @@
  */
 #include "internal.h"
 #include "mmu.h"
+#include "reap.h"
 #include "store.h"
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -271,6 +272,102 @@ static int map_child_vma(struct vmk_system *sys, struct vmk_vma *pv, struct vmk_
 
 struct fork_pair { struct vmk_object *parent_top, *child_top; };
 
+/* VMK_FORK_MOVE: 0 always write-protects the parent's entries, 1 (the
+ * default) chooses per VMA, 2 moves every VMA out that is one kernel
+ * mapping, whatever its size (tests, experiments). */
+static unsigned move_mode(void)
+{
+    static _Atomic unsigned cached;            /* mode + 1; 0 unknown */
+    unsigned c = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (!c) {
+        const char *e = getenv("VMK_FORK_MOVE");
+        unsigned long m = e && *e ? strtoul(e, NULL, 10) : 1;
+        c = (m > 2 ? 1 : (unsigned)m) + 1;
+        atomic_store_explicit(&cached, c, memory_order_relaxed);
+    }
+    return c - 1;
+}
+
+/*
+ * Take write access from the parent's mapped pages in its frozen VMAs
+ * v[0..n).  Two ways (mmu.c):
+ *
+ *   write-protect  UFFDIO_WRITEPROTECT of every entry: ~25 ns an entry,
+ *                  split over two threads; the parent reads on for free.
+ *   move out       mmu_move_out moves the VMA's page tables away (~8 ns an
+ *                  entry, one thread; the reaper thread unmaps them later,
+ *                  reap.c) and the parent faults its pages back in,
+ *                  write-protected, up to fault_around pages a fault: ~0.3
+ *                  us a page, but only for the pages it reads again (a write
+ *                  faults either way).
+ *
+ * Moving out is the fork the caller waits for least, and the right one
+ * when the parent touches little of its memory before the next fork (a
+ * fuzzing or what-if loop, a writer of a few hot pages); a parent that
+ * reads all of it back pays more than the walk it saved.  So each VMA
+ * keeps a running estimate of the share of moved-out pages its space read
+ * back (the mean of the old estimate and the last fork's share), and is
+ * write-protected while that is at least half; each fork that
+ * write-protects it lowers the estimate by 5 points, so moving out is tried
+ * again now and then.  VMAs under MOVE_MIN (where the walk costs less than
+ * the scratch mapping) and VMAs that are not one kernel mapping (runs
+ * copied since an earlier fork) are write-protected; VMK_FORK_MOVE (see
+ * move_mode) overrides the choice.  0 or the first -errno.
+ */
+#define MOVE_MIN ((size_t)4 << 20)
+
+static bool move_chosen(struct vmk_vma *v)
+{
+    if (v->fork_moved) {
+        size_t got = atomic_load_explicit(&v->fork_refilled, memory_order_relaxed);
+        unsigned pct = got >= v->fork_moved ? 100 : (unsigned)(got * 100 / v->fork_moved);
+        v->fork_reread = (v->fork_reread + pct) / 2;
+    } else {
+        v->fork_reread = v->fork_reread > 5 ? v->fork_reread - 5 : 0;
+    }
+    v->fork_moved = 0;
+    unsigned m = move_mode();
+    return m == 2 || (m == 1 && v->end - v->start >= MOVE_MIN && v->fork_reread < 50);
+}
+
+/* Pages whose entries a move of v takes out, about: the frozen object's
+ * resident pages if v is its only VMA, else all of v's. */
+static size_t moved_estimate(struct vmk_vma *v)
+{
+    size_t pages = (v->end - v->start) >> PAGE_SHIFT_;
+    struct vmk_object *x = v->obj->backing;
+    int64_t res = x ? atomic_load_explicit(&x->resident, memory_order_relaxed) : 0;
+    if (v->obj->nvmas == 1 && res >= 0 && (size_t)res < pages)
+        pages = (size_t)res;
+    return pages ? pages : 1;
+}
+
+static int take_write_access(struct vmk_system *sys, struct vmk_vma **v, size_t n)
+{
+    struct mmu_range *wp = malloc((n + 1) * sizeof *wp);
+    size_t left = 0;
+    int err = 0;
+    for (size_t i = 0; i < n; i++) {
+        void *scratch;
+        size_t slen;
+        if (wp && move_chosen(v[i]) &&
+            mmu_move_out(v[i]->start, v[i]->end - v[i]->start, &scratch, &slen) == 0) {
+            reap_defer(sys, scratch, slen);
+            v[i]->fork_moved = moved_estimate(v[i]);
+            atomic_store_explicit(&v[i]->fork_refilled, 0, memory_order_relaxed);
+        } else if (wp) {
+            wp[left++] = (struct mmu_range){ v[i]->start, v[i]->end - v[i]->start };
+        } else {                             /* no memory: one walk at a time */
+            int e = mmu_writeprotect(sys->uffd, v[i]->start, v[i]->end - v[i]->start, true);
+            if (e < 0 && !err)
+                err = e;
+        }
+    }
+    int e = left ? mmu_writeprotect_all(sys->uffd, wp, left) : 0;
+    free(wp);
+    return err ? err : e;
+}
+
 /* Give child a VMA for each of parent's; addrs[i] (if addrs) says where the
  * i-th goes (0: anywhere).  Maplock exclusive.  0 or -errno. */
 static int fork_vmas(struct vmk_system *sys, struct vmk_space *parent, struct vmk_space *child,
@@ -281,7 +378,7 @@ static int fork_vmas(struct vmk_system *sys, struct vmk_space *parent, struct vm
         n += sys->vmas[i]->space == parent;
     struct vmk_vma **pv = malloc((n + 1) * sizeof *pv);
     struct fork_pair *pairs = malloc((n + 1) * sizeof *pairs);
-    struct mmu_range *wp = malloc((n + 1) * sizeof *wp);
+    struct vmk_vma **wp = malloc((n + 1) * sizeof *wp);
     int r = pv && pairs && wp ? vma_reserve(sys, n) : -ENOMEM;
     size_t np = 0, nwp = 0;
     for (size_t i = 0, k = 0; r == 0 && i < sys->nvmas; i++)
@@ -302,14 +399,15 @@ static int fork_vmas(struct vmk_system *sys, struct vmk_space *parent, struct vm
                     break;
                 pairs[np++] = (struct fork_pair){ xp, cobj };
             }
-            wp[nwp++] = (struct mmu_range){ v->start, v->end - v->start };
+            wp[nwp++] = v;
         }
         r = map_child_vma(sys, v, child, cobj, addrs ? addrs[i] : 0);
     }
-    /* Writes to the parent's pages mapped now must fault from here on: one
-     * walk of all the frozen VMAs at the end (also after an error: what is
-     * frozen must never be written through an old writable entry). */
-    int e = nwp ? mmu_writeprotect_all(sys->uffd, wp, nwp) : 0;
+    /* Writes to the parent's pages mapped now must fault from here on (also
+     * after an error: what is frozen must never be written through an old
+     * writable entry): at the end, each frozen VMA's entries moved out, or
+     * all of those that cannot be write-protected in one walk. */
+    int e = nwp ? take_write_access(sys, wp, nwp) : 0;
     free(pv);
     free(pairs);
     free(wp);

@@ -94,6 +94,13 @@ struct vmk_vma {
     /* Copy-on-write around (cow.c): where the last break ended, its size. */
     _Atomic size_t cow_next;
     _Atomic uint32_t cow_window;
+    /* How the last fork took write access from it (fork.c): pages whose
+     * entries it moved out (0: write-protected them), pages mapped back
+     * since by shared faults (cow.c), and the running estimate (percent)
+     * of how much of a moved-out VMA its space reads back. */
+    size_t fork_moved;           /* maplock exclusive */
+    _Atomic size_t fork_refilled;
+    unsigned fork_reread;        /* maplock exclusive */
 };
 
 struct vmk_space {
@@ -148,6 +155,7 @@ struct vmk_system {
     struct vmk_object *files;    /* shared file objects, one per file; maplock */
     struct filewatch *filewatch; /* truncation watcher, started with the first file */
     struct fileasync *fileasync; /* file reads in flight, started with the first file */
+    _Atomic(struct reap *) reap; /* unmaps what forks moved out (reap.c), from the first fork */
     struct vmk_space file_space; /* owner of shared file objects (counters only) */
     struct vmk_space fork_space; /* owner of frozen (shared after fork) objects */
     uint32_t next_space_id;      /* maplock */

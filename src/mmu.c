@@ -294,6 +294,45 @@ int mmu_writeprotect_all(int uffd, const struct mmu_range *r, size_t n)
     return atomic_load(&j.err);
 }
 
+/*
+ * Moving a window's page tables out (a fork's parent, fork.c).  mremap
+ * with MREMAP_DONTUNMAP moves the entries of [addr, addr+len) to another
+ * range and leaves the window in place - same mapping, same userfaultfd
+ * registration - with no entry: the next touch of any page is a MINOR
+ * fault, as after the policy unmapped it.  Where source and destination
+ * sit at the same offset within 2 MiB the kernel moves whole page-table
+ * pages when it may; vmkit's userfaultfd asks for no remap events, so
+ * 6.x kernels move entry by entry (to clear their write-protect bits):
+ * ~8 ns an entry, against ~25 for UFFDIO_WRITEPROTECT.  The destination is
+ * a reservation of len + 4 MiB (so that the offsets can match); all of it
+ * is handed back in *scratch / *scratch_len, to be unmapped (reap.c).
+ * -EFAULT when the range is not one kernel mapping (pages copied on write
+ * since an earlier fork are mapped one run at a time): the caller then
+ * write-protects instead.
+ */
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+#define MOVE_ALIGN ((uintptr_t)2 << 20)
+
+int mmu_move_out(uintptr_t addr, size_t len, void **scratch, size_t *scratch_len)
+{
+    size_t rlen = len + 2 * MOVE_ALIGN;
+    char *res = mmap(NULL, rlen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (res == MAP_FAILED)
+        return -errno;
+    uintptr_t dst = (((uintptr_t)res + MOVE_ALIGN - 1) & ~(MOVE_ALIGN - 1)) + (addr & (MOVE_ALIGN - 1));
+    void *p = mremap((void *)addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+                     (void *)dst);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        munmap(res, rlen);
+        return -e;
+    }
+    *scratch = res, *scratch_len = rlen;
+    return 0;
+}
+
 int mmu_zap(uintptr_t addr, size_t len)
 {
     return madvise((void *)addr, len, MADV_DONTNEED) == 0 ? 0 : -errno;

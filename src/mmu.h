@@ -43,6 +43,12 @@ int   mmu_writeprotect(int uffd, uintptr_t addr, size_t len, bool wp);
  * -errno (every range is tried even after an error). */
 struct mmu_range { uintptr_t addr; size_t len; };
 int   mmu_writeprotect_all(int uffd, const struct mmu_range *r, size_t n);
+/* Take every page-table entry of [addr, addr+len) out of the window, which
+ * stays mapped and registered (a fork's parent: faults refill it).  The
+ * entries now live in *scratch (*scratch_len bytes), which the caller must
+ * unmap.  0, or -errno and nothing changed (-EFAULT: not one kernel
+ * mapping). */
+int   mmu_move_out(uintptr_t addr, size_t len, void **scratch, size_t *scratch_len);
 /* Drop the MMU's mapping of pages (they stay in the frame-store). */
 int   mmu_zap(uintptr_t addr, size_t len);
 

@@ -8,6 +8,7 @@
  * VMA structures for a split) is done first.
  */
 #include "internal.h"
+#include "reap.h"
 #include "mmu.h"
 #include "store.h"
 #include <stdlib.h>
@@ -229,5 +230,6 @@ VMK_API void vmk_space_destroy(vmk_space *as)
         }
     }
     rw_write_unlock(&sys->maplock);
+    reap_drain(sys);                 /* no mapping of a fork of as left behind */
     free(as);
 }

@@ -3,6 +3,7 @@
  * that the SIGBUS handler searches for the system owning an address.
  */
 #include "internal.h"
+#include "reap.h"
 #include "fileasync.h"
 #include "statlog.h"
 #include <fcntl.h>
@@ -223,6 +224,7 @@ VMK_API void vmk_system_close(vmk_system *sys)
     while (sys->nspaces)
         vmk_space_destroy(sys->spaces[sys->nspaces - 1]);
     fileasync_stop(sys);                          /* nothing in flight: no mapping left */
+    reap_stop(sys);
     kswapd_stop(sys);
     registry_del(sys);
     system_free(sys);

@@ -15,6 +15,7 @@
  *   status_str(st)          "exit 3" / "signal 11 (Segmentation fault)"
  *   sigbus_catch(), verify_guarded()  reads that may get SIGBUS on purpose
  *   count_maps()            lines of /proc/self/maps (kernel mappings)
+ *   count_maps_of(s)        those that contain s ("vmkit-frames": windows)
  *   test_scale()            VMK_TEST_SCALE (default 1) for bigger runs
  *   now_s()                 monotonic seconds
  */
@@ -215,17 +216,21 @@ static inline double now_s(void)
 /* Open a system with the given limit (0: leave the default) and policy
  * (NULL: the default), or fail the test. */
 #ifdef VMKIT_H
-/* Lines of /proc/self/maps: kernel mappings of the process. */
-static inline int count_maps(void)
+/* Lines of /proc/self/maps that contain what (all if NULL): kernel
+ * mappings of the process. */
+static inline int count_maps_of(const char *what)
 {
     FILE *f = fopen("/proc/self/maps", "r");
-    int n = 0, c;
-    while (f && (c = fgetc(f)) != EOF)
-        n += c == '\n';
+    char line[512];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += !what || strstr(line, what) != NULL;
     if (f)
         fclose(f);
     return n;
 }
+
+static inline int count_maps(void) { return count_maps_of(NULL); }
 
 static inline vmk_system *open_system(size_t limit, const char *policy)
 {
