@@ -813,7 +813,7 @@ static void bench_fork(void)
         struct bench_row *cp = fork_row("cow-parent-%s", "COW break per page in the parent (%s)", sz,
                                         "us/page", "kernel: fork()", 1 / 1.5);
         struct bench_row *cr = fork_row("cow-random-%s", "COW break per page, random order (%s)", sz,
-                                        "us/page", "kernel: fork()", 0);
+                                        "us/page", "kernel: fork()", 1 / 1.5);
         struct bench_row *rr = fork_row("reread-%s", "parent reads every page after a fork (%s)",
                                         sz, "us/page", "kernel: fork()", 0);
         /* Untimed warm-up first, as for fill: fresh guest memory is slower. */
