@@ -95,13 +95,6 @@ static void threads_in_spaces(char *pb, char *cb, char *gb)
         pthread_join(t[i], NULL);
 }
 
-/* kB the frame-store memfd holds (allocated, whether mapped or not). */
-static long store_kb(vmk_system *sys)
-{
-    struct stat st;
-    return fstat(sys->store_fd, &st) == 0 ? (long)(st.st_blocks / 2) : -1;
-}
-
 /* Rss (kB) of the kernel mappings within [addr, addr+len), from
  * /proc/self/smaps: the pages the MMU maps there now (copy-on-write runs
  * are mappings of their own). */
@@ -198,6 +191,15 @@ static void fork_move_choice(void)
     printf("fork's way (VMK_FORK_MOVE=%d): the parent's mappings moved out or kept as chosen, data right in 4 rounds\n",
            mode);
 }
+
+#if !defined(VMK_TEST_ASAN) && !defined(VMK_TEST_TSAN)
+/* kB the frame-store memfd holds (allocated, whether mapped or not). */
+static long store_kb(vmk_system *sys)
+{
+    struct stat st;
+    return fstat(sys->store_fd, &st) == 0 ? (long)(st.st_blocks / 2) : -1;
+}
+#endif
 
 static void rss_sharing(void)
 {
