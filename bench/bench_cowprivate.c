@@ -59,21 +59,13 @@ static void die(const char *what)
     exit(1);
 }
 
-/* A random permutation of [0, n) (xorshift, fixed seed). */
+/* A random permutation of [0, n), the one vmkit bench uses. */
 static uint32_t *shuffled(size_t n)
 {
     uint32_t *o = malloc(n * sizeof *o);
     if (!o)
         die("malloc");
-    uint64_t x = 0x9e3779b97f4a7c15ull;
-    for (size_t i = 0; i < n; i++)
-        o[i] = (uint32_t)i;
-    for (size_t i = n - 1; i > 0; i--) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        size_t j = x % (i + 1);
-        uint32_t t = o[i];
-        o[i] = o[j], o[j] = t;
-    }
+    cli_shuffle(o, n);
     return o;
 }
 

@@ -654,15 +654,7 @@ static double cow_random_pass(unsigned char *b, size_t n, uint64_t gen, uint64_t
         (*bad)++;
         return 0;
     }
-    uint64_t x = 0x9e3779b97f4a7c15ull;
-    for (size_t i = 0; i < n; i++)
-        order[i] = (uint32_t)i;
-    for (size_t i = n - 1; i > 0; i--) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        size_t j = x % (i + 1);
-        uint32_t t = order[i];
-        order[i] = order[j], order[j] = t;
-    }
+    cli_shuffle(order, n);
     double t = cli_now();
     for (size_t i = 0; i < n; i++) {
         size_t p = order[i];

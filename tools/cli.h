@@ -5,6 +5,7 @@
 #define VMK_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -43,6 +44,21 @@ static inline double cli_now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* o[0..n) = a random permutation of 0..n-1 (xorshift, a fixed seed: the
+ * same order in every run and on both sides of a comparison). */
+static inline void cli_shuffle(uint32_t *o, size_t n)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < n; i++)
+        o[i] = (uint32_t)i;
+    for (size_t i = n - 1; n && i > 0; i--) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t j = x % (i + 1);
+        uint32_t t = o[i];
+        o[i] = o[j], o[j] = t;
+    }
 }
 
 #endif
