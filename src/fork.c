@@ -344,28 +344,32 @@ static size_t moved_estimate(struct vmk_vma *v)
 
 static int take_write_access(struct vmk_system *sys, struct vmk_vma **v, size_t n)
 {
-    struct mmu_range *wp = malloc((n + 1) * sizeof *wp);
-    size_t left = 0;
     int err = 0;
-    for (size_t i = 0; i < n; i++) {
-        void *scratch;
-        size_t slen;
-        if (wp && move_chosen(v[i]) &&
-            mmu_move_out(v[i]->start, v[i]->end - v[i]->start, &scratch, &slen) == 0) {
-            reap_defer(sys, scratch, slen);
-            v[i]->fork_moved = moved_estimate(v[i]);
-            atomic_store_explicit(&v[i]->fork_refilled, 0, memory_order_relaxed);
-        } else if (wp) {
-            wp[left++] = (struct mmu_range){ v[i]->start, v[i]->end - v[i]->start };
-        } else {                             /* no memory: one walk at a time */
+    struct mmu_range *wp = malloc(n * sizeof *wp);
+    if (!wp) {                                /* no memory: one walk at a time */
+        for (size_t i = 0; i < n; i++) {
             int e = mmu_writeprotect(sys->uffd, v[i]->start, v[i]->end - v[i]->start, true);
             if (e < 0 && !err)
                 err = e;
         }
+        return err;
     }
-    int e = left ? mmu_writeprotect_all(sys->uffd, wp, left) : 0;
+    size_t left = 0;
+    for (size_t i = 0; i < n; i++) {
+        void *scratch;
+        size_t slen;
+        if (move_chosen(v[i]) &&
+            mmu_move_out(v[i]->start, v[i]->end - v[i]->start, &scratch, &slen) == 0) {
+            reap_defer(sys, scratch, slen);
+            v[i]->fork_moved = moved_estimate(v[i]);
+            atomic_store_explicit(&v[i]->fork_refilled, 0, memory_order_relaxed);
+        } else {
+            wp[left++] = (struct mmu_range){ v[i]->start, v[i]->end - v[i]->start };
+        }
+    }
+    err = left ? mmu_writeprotect_all(sys->uffd, wp, left) : 0;
     free(wp);
-    return err ? err : e;
+    return err;
 }
 
 /* Give child a VMA for each of parent's; addrs[i] (if addrs) says where the

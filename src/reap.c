@@ -3,9 +3,9 @@
  *
  * A fork takes write access from every page the parent maps.  Write-
  * protecting them is a walk of every page-table entry (~25 ns each); fork.c
- * instead moves the parent's page tables whole to a scratch range
- * (mmu_move_out: whole page-table pages change hands, ~0.5 ns a page) and
- * leaves the parent's windows empty, to be refilled by faults.  The scratch
+ * may instead move the parent's entries to a scratch range (mmu_move_out,
+ * ~8 ns each) and leave the parent's windows empty, to be refilled by
+ * faults.  The scratch
  * range must still be unmapped, and that zaps every entry (~70 ns each: the
  * pages' map counts, the TLB): 9 ms for 512 MiB.  Nothing waits for it - the
  * scratch range maps frame-store pages nobody reads or writes there, and
