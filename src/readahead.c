@@ -19,8 +19,11 @@
  *              reader went through the whole window, whose pages count as
  *              hits; the window grows, x4 while small and x2 after, up to
  *              the maximum (VMK_FILE_READAHEAD, 64 pages by default).
- *   follows    the page lies a little after or before a stream's latest
- *              page (1 to RA_STRIDE_MAX pages).  The distance d is the
+ *   follows    the page lies a little after or before the latest page of
+ *              a stream this thread decided last (1 to RA_STRIDE_MAX
+ *              pages; other threads' streams are not followed: T threads
+ *              splitting a scan page by page would keep each other's
+ *              streams probing - each finds its own stride instead).  The distance d is the
  *              stream's stride: d = 1 or -1 (sequential, up or down, as the
  *              two cursors of a quicksort partition) starts readahead at
  *              once, with a small window (4 pages); another d starts it when
@@ -94,6 +97,7 @@ struct ra_stream {
     int32_t stride;       /* distance between its pages, < 0 going down; 0: not known yet */
     uint32_t size;        /* active: pages per window; 0: probing */
     uint32_t gen;         /* bumped at each window: ra_record checks its plan still holds */
+    uintptr_t reader;     /* the thread whose fault it last decided on (me()) */
     bool pf;              /* prefetched is valid */
 };
 
@@ -138,6 +142,10 @@ static int64_t steps(int64_t from, int32_t stride, int64_t q)
 }
 
 static int64_t absd(int64_t d) { return d < 0 ? -d : d; }
+
+/* This thread, as a number no other live thread has. */
+static _Thread_local char me_tag;
+static uintptr_t me(void) { return (uintptr_t)&me_tag; }
 
 static uint32_t env_max(void)
 {
@@ -281,15 +289,21 @@ static int find_next(struct ra_state *st, struct vmk_object *o, int64_t q, uint6
     return -1;
 }
 
-/* The stream whose latest page q is closest to, within RA_STRIDE_MAX either
- * way (ties: the most recently used); *d = q - its latest page. */
+/* The stream of this thread whose latest page q is closest to, within
+ * RA_STRIDE_MAX either way (ties: the most recently used); *d = q - its
+ * latest page.  Only this thread's: several threads splitting one scan
+ * (thread t reading pages t, t + T, ...) fault near each other's streams in
+ * whatever order the scheduler runs them, and taking each other's faults
+ * as a stream leaving its window would keep every stream probing.  Each
+ * finds its own stride instead, and a fault that is a stream's next page
+ * (find_next) goes on with that stream, whoever's it is. */
 static int find_follow(struct ra_state *st, int64_t q, int32_t *d)
 {
     int best = -1;
     for (int i = 0; i < RA_STREAMS; i++) {
         struct ra_stream *s = &st->s[i], *b = best < 0 ? NULL : &st->s[best];
         int64_t dist = absd(q - s->last);
-        if (!s->used || dist == 0 || dist > RA_STRIDE_MAX)
+        if (!s->used || s->reader != me() || dist == 0 || dist > RA_STRIDE_MAX)
             continue;
         if (!b || dist < absd(q - b->last) || (dist == absd(q - b->last) && s->used > b->used))
             best = i;
@@ -331,6 +345,7 @@ static int window_at(struct ra_state *st, int i, int64_t q)
         s->win = q + s->stride;
     s->next = lat(q, s->stride, s->size);
     s->last = s->next - s->stride;
+    s->reader = me();
     s->used = ++st->clock;
     s->gen++;
     return i;
@@ -345,6 +360,7 @@ static int probe_at(struct ra_state *st, int i, int64_t q, int32_t stride)
     s->last = q;
     s->pf = false;
     s->apend = 0;
+    s->reader = me();
     s->used = ++st->clock;
     s->gen++;
     return -1;
