@@ -143,17 +143,44 @@ static int shared_swapin(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
     return TR_MAJOR;
 }
 
-/* Nobody has the page: the bottom gets it, clean, as a one-page fault of a
- * VMA of the bottom's own at this address. */
+/*
+ * Nobody has the page: the bottom gets it, clean, as a fault of a stand-in
+ * VMA of the bottom's own at this address.  For a private file mapping that
+ * is a file read, and a reader going through the file after a fork should
+ * get readahead as before it: the stand-in also covers the pages after pg
+ * that show from the bottom here and that nobody has read either (the top's
+ * entry taken with trylock and empty, none between: as shared_run), up to
+ * FA_MAX, and the bottom's readahead (readahead.c, file.c) reads the window
+ * it wants out of them.  The stand-in lives only in this call, so nothing
+ * may keep it: the readers of fileasync.c are not used (stand_in), the
+ * kernel is asked to read ahead instead.  Anonymous pages come one at a
+ * time (zeros: no I/O to save).
+ */
 static int bottom_fill(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
                        struct vmk_object *bot)
 {
+    struct vmk_object *top = vma->obj;
     uintptr_t addr = vma_addr(vma, pg);
-    struct vmk_vma one = { .start = addr, .end = addr + PAGE_SIZE_, .prot = vma->prot,
-                           .space = vma->space, .obj = bot, .pgoff = pg };
+    size_t end = vma_page(vma, vma->end);
+    uint32_t n = 1;
     if (bot->file_fd >= 0)
-        return file_fault(sys, &one, pg, 0);
-    return fault_zero(sys, &one, pg, 0);
+        while (n < FA_MAX && pg + n < end) {
+            uint64_t tv;
+            if (!pte_trylock(&top->ptes[pg + n], &tv))
+                break;
+            if (tv || !shows_from(top, bot, pg + n) || pte_read(&bot->ptes[pg + n])) {
+                pte_unlock(&top->ptes[pg + n], tv);
+                break;
+            }
+            n++;
+        }
+    struct vmk_vma one = { .start = addr, .end = addr + ((uintptr_t)n << PAGE_SHIFT_),
+                           .prot = vma->prot, .space = vma->space, .obj = bot, .pgoff = pg,
+                           .stand_in = true };
+    int r = bot->file_fd >= 0 ? file_fault(sys, &one, pg, 0) : fault_zero(sys, &one, pg, 0);
+    for (uint32_t i = 1; i < n; i++)
+        pte_unlock(&top->ptes[pg + i], 0);
+    return r;
 }
 
 /* The holder's bytes of page pg into buf. */

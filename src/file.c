@@ -71,7 +71,7 @@ static struct io_via file_via(struct vmk_system *sys, enum io_chan chan)
 static void prefetch(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan)
 {
     struct vmk_object *o = vma->obj;
-    if (plan->stride != 1 || !plan->ahead_n || !fileasync_for(o)) {
+    if (plan->stride != 1 || !plan->ahead_n || !fileasync_for(o) || vma->stand_in) {
         ra_prefetch(o, plan);
         return;
     }
@@ -126,13 +126,15 @@ static int run_keep(struct vmk_system *sys, struct vmk_object *o, const struct r
  * through the page cache into a bounce buffer and one UFFDIO_COPY: two
  * copies of every byte, but in the faulting thread this is the faster way
  * when the page is in the page cache already (a direct read waits for the
- * device).
+ * device).  A stand-in VMA's run (cow.c: a private file page read after a
+ * fork) goes through the page cache too: it has no readers, and the
+ * kernel was asked to read ahead into the page cache for it.
  */
 static int run_in(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan,
                   size_t first, uint32_t n, const uint32_t *fr, uint64_t *vals, int write)
 {
     struct vmk_object *o = vma->obj;
-    bool direct = n > 1 && fileasync_for(o);
+    bool direct = n > 1 && fileasync_for(o) && !vma->stand_in;
     int bi = -1, r = 0;
     char *buf = direct ? NULL : bounce_get(sys, &bi);
     ssize_t got = direct ? fileio_read(sys, o, first, n, true) : fileio_read_buf(sys, o, first, buf, n);

@@ -101,6 +101,7 @@ struct vmk_vma {
     size_t fork_moved;           /* maplock exclusive */
     _Atomic size_t fork_refilled;
     unsigned fork_reread;        /* maplock exclusive */
+    bool stand_in;               /* a one-off VMA of a fault (cow.c): nothing may keep it */
 };
 
 struct vmk_space {

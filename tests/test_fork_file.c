@@ -9,7 +9,11 @@
  *     before the fork and the file's bytes elsewhere; after the fork each
  *     side's private writes are its own (copy-on-write), survive eviction,
  *     and never reach the file;
- *   - everything read back word by word, through eviction (budget 2 MiB).
+ *   - everything read back word by word, through eviction (budget 2 MiB);
+ *   - readahead after fork: a third file, mapped private and forked before
+ *     anybody read it; the child writes every 37th page, then reads the
+ *     file in order: its pages, the file's bytes elsewhere, in runs (at
+ *     most a major fault per 4 pages, not one per page); then the parent.
  */
 #include <vmkit.h>
 #include <fcntl.h>
@@ -64,8 +68,39 @@ static int make_file(void)
     return fd;
 }
 
+static void readahead_after_fork(void)
+{
+    int fd = make_file();
+    vmk_system *sys = open_system((size_t)2 << 20, NULL);
+    vmk_space *p = new_space(sys), *c;
+    char *pr = vmk_map_file(p, fd, 0, NPAGES * TPAGE, VMK_PROT_READ | VMK_PROT_WRITE,
+                            VMK_MAP_PRIVATE);
+    CHECK(pr, "vmk_map_file: %s", strerror(errno));
+    CHECK(vmk_space_fork(p, &c) == 0, "fork");
+    char *cpr = vmk_space_translate(c, p, pr);
+    static uint8_t want_c[NPAGES], want_p[NPAGES];
+    for (size_t pg = 0; pg < NPAGES; pg += 37) {
+        fill_words((uint64_t *)(cpr + pg * TPAGE), 7, pg);
+        want_c[pg] = 7;
+    }
+    uint64_t before = get_stats(sys).faults_major;
+    check("child reading in order after fork", cpr, want_c);
+    uint64_t majors = get_stats(sys).faults_major - before;
+    CHECK(majors * 4 <= NPAGES, "child's pass: %llu major faults for %d pages: no readahead",
+          ULL(majors), NPAGES);
+    before = get_stats(sys).faults_major;
+    check("parent reading in order after the child", pr, want_p);
+    uint64_t pmajors = get_stats(sys).faults_major - before;
+    check("child again", cpr, want_c);
+    printf("readahead after fork: child read %d pages in %llu major faults, parent in %llu\n",
+           NPAGES, ULL(majors), ULL(pmajors));
+    vmk_system_close(sys);
+    close(fd);
+}
+
 int main(void)
 {
+    readahead_after_fork();
     /* Two files: whether a private mapping sees later writes through a
      * shared one is unspecified (POSIX), so they do not overlap here. */
     int fd = make_file(), pfd = make_file();
