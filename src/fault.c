@@ -225,8 +225,15 @@ static int make_dirty(struct vmk_system *sys, uintptr_t addr, uint64_t *v)
  * neighbours in memory in neighbouring slots when it can, but pages written
  * by several threads, or evicted at different times, scatter; this finds
  * them by address, as Linux's VMA-based swap read-ahead does.  The faults
- * that follow then read them from the page cache.
+ * that follow then read them from the page cache.  A fault that reads a
+ * window of n pages asks for the SWAP_AHEAD windows after it, so the device
+ * has several requests queued while the reader copies: 1 GiB read in order
+ * over 128 MiB went from 243-260 to 348-358 thousand pages/s with 4 windows
+ * instead of 1 (8: no better).  A window of one page (random access) reads
+ * nothing ahead.
  */
+#define SWAP_AHEAD 4
+
 static void prefetch_pages(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, uint32_t n)
 {
     size_t end = vma_page(vma, vma->end);
@@ -264,7 +271,7 @@ static int read_scattered(struct vmk_system *sys, struct vmk_vma *vma, size_t pg
         swap_prefetch(&sys->swap, pte_slot(vals[i]), k);
         i += k;
     }
-    prefetch_pages(sys, vma, pg + n, n);
+    prefetch_pages(sys, vma, pg + n, SWAP_AHEAD * n);
     for (uint32_t i = 0; i < n;) {
         uint32_t k = 1;
         while (i + k < n && pte_slot(vals[i + k]) == pte_slot(vals[i]) + k)
