@@ -68,14 +68,14 @@ struct ws_sampler {
     uint32_t hand;
 };
 
-/* The mapped pages of v's block besides v, locked (trylock), into nb;
- * returns how many. */
-static uint32_t lock_block(const struct victim *v, struct victim *nb)
+/* The mapped pages of v's block besides v, locked (trylock), into nb, at
+ * most max; returns how many. */
+static uint32_t lock_block(const struct victim *v, struct victim *nb, uint32_t max)
 {
     struct vmk_object *o = v->obj;
     size_t lo = v->pg & ~(size_t)(WS_BLOCK - 1), hi = lo + WS_BLOCK < o->npages ? lo + WS_BLOCK : o->npages;
     uint32_t k = 0;
-    for (size_t p = lo; p < hi; p++) {
+    for (size_t p = lo; p < hi && k < max; p++) {
         uint64_t val;
         if (p == v->pg || !(pte_read(&o->ptes[p]) & PTE_MAPPED) || !pte_trylock(&o->ptes[p], &val))
             continue;
@@ -90,11 +90,12 @@ static uint32_t lock_block(const struct victim *v, struct victim *nb)
 }
 
 /* v (taken) is referenced and due: sample it, its block's mapped pages
- * with it (one unmap).  Returns the pages sampled. */
-static uint32_t sample_block(struct vmk_system *sys, struct victim *v)
+ * with it (one unmap), budget pages at most (>= 1).  Returns the pages
+ * sampled. */
+static uint32_t sample_block(struct vmk_system *sys, struct victim *v, uint32_t budget)
 {
     struct victim nb[WS_BLOCK];
-    uint32_t k = lock_block(v, nb), lo = v->pg, hi = v->pg + 1;
+    uint32_t k = lock_block(v, nb, budget - 1), lo = v->pg, hi = v->pg + 1;
     for (uint32_t i = 0; i < k; i++) {
         lo = nb[i].pg < lo ? nb[i].pg : lo;
         hi = nb[i].pg + 1 > hi ? nb[i].pg + 1 : hi;
@@ -112,9 +113,11 @@ static uint32_t sample_block(struct vmk_system *sys, struct victim *v)
     return k;
 }
 
-/* Sample frame f if its last reference is older than age; returns the
- * pages sampled (its block's, 0: none).  Maplock held shared. */
-static uint32_t sample_frame(struct vmk_system *sys, uint32_t f, uint32_t now, uint32_t age)
+/* Sample frame f if its last reference is older than age, with its block,
+ * budget pages at most (>= 1); returns the pages sampled (0: none).
+ * Maplock held shared. */
+static uint32_t sample_frame(struct vmk_system *sys, uint32_t f, uint32_t now, uint32_t age,
+                             uint32_t budget)
 {
     struct vmk_object *o = atomic_load_explicit(&sys->frames.map[f].obj, memory_order_acquire);
     if (!o || !ws_older_than(sys, f, now, age))
@@ -129,7 +132,7 @@ static uint32_t sample_frame(struct vmk_system *sys, uint32_t f, uint32_t now, u
         reclaim_untake(&v);
         return 0;
     }
-    return sample_block(sys, &v);
+    return sample_block(sys, &v, budget);
 }
 
 static void sample_round(struct ws_sampler *s)
@@ -140,8 +143,7 @@ static void sample_round(struct ws_sampler *s)
     for (uint32_t done = 0; done < n && budget && !atomic_load(&s->stop);) {
         rw_read_lock(&sys->maplock);
         for (uint32_t k = 0; k < WS_CHUNK && done < n && budget; k++, done++) {
-            uint32_t got = sample_frame(sys, s->hand, now, age);
-            budget -= got < budget ? got : budget;
+            budget -= sample_frame(sys, s->hand, now, age, budget);
             s->hand = s->hand + 1 == n ? 0 : s->hand + 1;
         }
         rw_read_unlock(&sys->maplock);
