@@ -28,7 +28,11 @@
  *              two cursors of a quicksort partition) starts readahead at
  *              once, with a small window (4 pages); another d starts it when
  *              it repeats (pages p, p+d, p+2d: strided access).  A stream
- *              that had a window and now leaves it by d starts probing again.
+ *              that had a window and now leaves it by d starts probing again,
+ *              unless d only skips past its next page by a few pages
+ *              (RA_SKIP_MAX, on its lattice: the reader did not need them -
+ *              a forked private mapping's own copies, say): then it keeps
+ *              its window from here.
  *   new        none of these: the least recently used stream (a probing one
  *              rather than one with a window) is given up and the fault
  *              starts a new one, reading just its own page - random access
@@ -83,6 +87,7 @@
 #define RA_FD_CHUNK      256
 #define RA_FD_CHUNKS     4096     /* descriptors below 1 Mi have readahead state */
 #define RA_TRIES         64       /* trylock attempts before a fault goes without */
+#define RA_SKIP_MAX      4        /* pages a reader may skip past its stream's next and keep it */
 
 /* Pages are signed here: a stream may go down (stride < 0), and a window
  * may reach below page 0 on paper; such pages are never read. */
@@ -399,6 +404,11 @@ static int decide(struct ra_state *st, struct vmk_object *o, int64_t q, struct t
     }
     if ((i = find_follow(st, q, &d)) >= 0) {
         struct ra_stream *s = &st->s[i];
+        int64_t skip = s->size ? steps(s->next, s->stride, q) : -1;
+        if (skip > 0 && skip <= RA_SKIP_MAX) {  /* its reader skipped a page or two */
+            settle_passed(s, t);
+            return window_at(st, i, q);
+        }
         if (s->size) {                    /* it had a window and left it: probe again */
             settle_passed(s, t);
             return probe_at(st, i, q, d);

@@ -13,7 +13,7 @@
  *   - readahead after fork: a third file, mapped private and forked before
  *     anybody read it; the child writes every 37th page, then reads the
  *     file in order: its pages, the file's bytes elsewhere, in runs (at
- *     most a major fault per 4 pages, not one per page); then the parent.
+ *     most a major fault per 8 pages, not one per page); then the parent.
  */
 #include <vmkit.h>
 #include <fcntl.h>
@@ -86,7 +86,7 @@ static void readahead_after_fork(void)
     uint64_t before = get_stats(sys).faults_major;
     check("child reading in order after fork", cpr, want_c);
     uint64_t majors = get_stats(sys).faults_major - before;
-    CHECK(majors * 4 <= NPAGES, "child's pass: %llu major faults for %d pages: no readahead",
+    CHECK(majors * 8 <= NPAGES, "child's pass: %llu major faults for %d pages: no readahead",
           ULL(majors), NPAGES);
     before = get_stats(sys).faults_major;
     check("parent reading in order after the child", pr, want_p);
