@@ -121,6 +121,39 @@ static size_t check(const char *b, size_t np, const uint32_t *order, size_t n)
     return bad;
 }
 
+/* A memfd holding the region (page p's first word = p), mapped MAP_SHARED
+ * (sh) and MAP_PRIVATE (pv); no huge pages, as vmkit's windows. */
+struct pair { int mfd; char *sh, *pv; };
+
+static struct pair pair_open(size_t np)
+{
+    struct pair m;
+    m.mfd = memfd_create("cowprivate", MFD_CLOEXEC);
+    if (m.mfd < 0 || ftruncate(m.mfd, (off_t)size) < 0)
+        die("memfd");
+    m.sh = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, m.mfd, 0);
+    m.pv = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, m.mfd, 0);
+    if (m.sh == MAP_FAILED || m.pv == MAP_FAILED)
+        die("mmap");
+    madvise(m.sh, size, MADV_NOHUGEPAGE);
+    madvise(m.pv, size, MADV_NOHUGEPAGE);
+    fill(m.sh, np);
+    return m;
+}
+
+/* Pages of the memfd no longer original (the private copies must never
+ * reach it); then unmapped and closed. */
+static size_t pair_close(struct pair *m, size_t np)
+{
+    size_t bad = 0;
+    for (size_t p = 0; p < np; p++)
+        bad += ((uint64_t *)(m->sh + p * 4096))[0] != p;
+    munmap(m->pv, size);
+    munmap(m->sh, size);
+    close(m->mfd);
+    return bad;
+}
+
 static double kernel_fork(const uint32_t *order, size_t np, size_t n, size_t *bad)
 {
     char *b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -154,23 +187,13 @@ static double kernel_fork(const uint32_t *order, size_t np, size_t n, size_t *ba
 static double private_map(const uint32_t *order, size_t np, size_t n, double *scan_ms,
                           size_t *found, size_t *bad)
 {
-    int mfd = memfd_create("cowprivate", MFD_CLOEXEC);
-    if (mfd < 0 || ftruncate(mfd, (off_t)size) < 0)
-        die("memfd");
-    char *sh = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-    char *pv = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, mfd, 0);
-    if (sh == MAP_FAILED || pv == MAP_FAILED)
-        die("mmap");
-    madvise(sh, size, MADV_NOHUGEPAGE);
-    madvise(pv, size, MADV_NOHUGEPAGE);
-    fill(sh, np);
+    struct pair m = pair_open(np);
+    char *pv = m.pv;
     volatile uint64_t sum = 0;
     for (size_t p = 0; p < np; p++)           /* mapped, as a forked space's reads map */
         sum += ((volatile uint64_t *)(pv + p * 4096))[0];
     double us = write_pass(pv, order, n);
     *bad += check(pv, np, order, n);
-    for (size_t p = 0; p < np; p++)
-        *bad += ((uint64_t *)(sh + p * 4096))[0] != p;
     int pm = open("/proc/self/pagemap", O_RDONLY);
     struct vmk_page_region *vec = malloc(np * sizeof *vec);
     if (pm < 0 || !vec)
@@ -193,9 +216,7 @@ static double private_map(const uint32_t *order, size_t np, size_t n, double *sc
     *bad += *found != n;
     free(vec);
     close(pm);
-    munmap(pv, size);
-    munmap(sh, size);
-    close(mfd);
+    *bad += pair_close(&m, np);
     return us;
 }
 
@@ -235,16 +256,8 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 
 static double uffd_private(int how, const uint32_t *order, size_t np, size_t n, size_t *bad)
 {
-    int mfd = memfd_create("cowprivate", MFD_CLOEXEC);
-    if (mfd < 0 || ftruncate(mfd, (off_t)size) < 0)
-        die("memfd");
-    u_sh = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-    u_pv = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, mfd, 0);
-    if (u_sh == MAP_FAILED || u_pv == MAP_FAILED)
-        die("mmap");
-    madvise(u_sh, size, MADV_NOHUGEPAGE);
-    madvise(u_pv, size, MADV_NOHUGEPAGE);
-    fill(u_sh, np);
+    struct pair m = pair_open(np);
+    u_sh = m.sh, u_pv = m.pv;
     u_fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_SIGBUS |
                               VMK_UFFD_FEATURE_MINOR_SHMEM | VMK_UFFD_FEATURE_WP_SHMEM };
@@ -268,12 +281,8 @@ static double uffd_private(int how, const uint32_t *order, size_t np, size_t n, 
     double us = write_pass(u_pv, order, n);
     *bad += check(u_pv, np, order, n);     /* reads fault too: resolved the same way */
     sigaction(SIGBUS, &old, NULL);
-    for (size_t p = 0; p < np; p++)
-        *bad += ((uint64_t *)(u_sh + p * 4096))[0] != p;
     close(u_fd);
-    munmap(u_pv, size);
-    munmap(u_sh, size);
-    close(mfd);
+    *bad += pair_close(&m, np);
     return us;
 }
 
