@@ -59,7 +59,8 @@
  *      their offsets continue, so the mappings COW breaks added come back.
  *
  *   6. Roles.  If P was a live top, X thaws: it takes P's VMAs, owner,
- *      counters (its resident pages leave the shared count), hints, and its
+ *      counters (its resident pages leave the shared count, their
+ *      working-set counts go with them: workingset.c), hints, and its
  *      cover map goes.  If P was frozen, X takes P's children and P's cover
  *      map: a page X had that P did not is covered for a child of P exactly
  *      when P's map said so, since P's bits were kept up to date whether or
@@ -82,6 +83,7 @@
 #include "internal.h"
 #include "mmu.h"
 #include "store.h"
+#include "workingset.h"
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -180,6 +182,7 @@ static void move_entry(struct vmk_system *sys, struct vmk_object *p, struct vmk_
 {
     if (v & PTE_RES) {
         frame_set_owner(&sys->frames, pte_frame(v), x, (uint32_t)pg);
+        ws_moved(sys, pte_frame(v), p, x, (uint32_t)pg);
         atomic_fetch_sub_explicit(&p->resident, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&x->resident, 1, memory_order_relaxed);
         ctr_add(&p->owner->ctr, C_RESIDENT, -1);
@@ -211,6 +214,7 @@ static int page_to_swap(struct vmk_system *sys, struct vmk_object *p, struct vmk
                     "copied nor swapped; it is lost");
     if (v & PTE_SWAP)
         swap_put(&sys->swap, pte_slot(v), 1);
+    ws_left(x);
     frames_free(&sys->frames, &f, 1);
     atomic_fetch_sub_explicit(&p->resident, 1, memory_order_relaxed);
     ctr_add(&p->owner->ctr, C_RESIDENT, -1);
@@ -296,6 +300,7 @@ static void take_top(struct vmk_system *sys, struct vmk_object *x, struct vmk_ob
     int64_t res = atomic_load_explicit(&x->resident, memory_order_relaxed);
     ctr_add(&x->owner->ctr, C_RESIDENT, -res);
     ctr_add(&p->owner->ctr, C_RESIDENT, res);
+    ws_move_object(sys, x, x->owner, p->owner);     /* and its working-set counts */
     x->owner = p->owner;
     free(x->vmas);
     x->vmas = p->vmas, x->nvmas = p->nvmas, x->cap_vmas = p->cap_vmas;

@@ -44,6 +44,7 @@
  * (maplock shared).
  */
 #include "internal.h"
+#include "workingset.h"
 #include "mmu.h"
 #include "reap.h"
 #include "store.h"
@@ -186,6 +187,7 @@ static int freeze(struct vmk_object *x, struct vmk_space *child, struct vmk_obje
     int64_t res = atomic_load_explicit(&x->resident, memory_order_relaxed);
     ctr_add(&x->owner->ctr, C_RESIDENT, -(int64_t)res);
     ctr_add(&sys->fork_space.ctr, C_RESIDENT, (int64_t)res);
+    ws_move_object(sys, x, x->owner, &sys->fork_space);   /* so are their working-set counts */
     x->owner = &sys->fork_space;
     *xp = p, *xc = c;
     return 0;

@@ -69,6 +69,10 @@ struct vmk_object {
     _Atomic int64_t resident;    /* pages with PTE_RES (fault_publish adds, drops
                                     and evictions take away) */
     _Atomic int write_hint;      /* > 0: pages read back from swap get written soon */
+    _Atomic uint64_t ws[WS_BUCKETS]; /* its pages' working-set counts (workingset.c) */
+    _Atomic bool ws_left;        /* a page of it left its frame (victim, drop,
+                                    release): only then can a fill find its shadow
+                                    (workingset.c) */
     /* Copy-on-write fork (fork.c, cow.c): objects form a tree.  A page
      * missing here shows through from `backing`; a frozen object is the
      * shared, read-only snapshot under its (at most two) children. */
@@ -191,6 +195,14 @@ static inline size_t vma_page(const struct vmk_vma *v, uintptr_t addr)
 static inline uintptr_t vma_addr(const struct vmk_vma *v, size_t pg)
 {
     return v->start + ((pg - v->pgoff) << PAGE_SHIFT_);
+}
+
+/* A page of o leaves its frame: from now on a fill of o may be a return
+ * (workingset.c looks for its shadow).  Written once, read on every fill. */
+static inline void ws_left(struct vmk_object *o)
+{
+    if (!atomic_load_explicit(&o->ws_left, memory_order_relaxed))
+        atomic_store_explicit(&o->ws_left, true, memory_order_relaxed);
 }
 
 /* object.c */

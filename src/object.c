@@ -171,6 +171,7 @@ void object_drop_page(struct vmk_object *o, size_t pg, uint64_t v)
     struct vmk_system *sys = o->sys;
     if (v & PTE_RES) {
         uint32_t f = pte_frame(v);
+        ws_left(o);
         frames_free(&sys->frames, &f, 1);
         ctr_add(&sys->ctr, C_RESIDENT, -1);
         ctr_add(&o->owner->ctr, C_RESIDENT, -1);
@@ -196,6 +197,7 @@ void object_release_pages(struct vmk_object *o, size_t first, size_t n)
             continue;
         if (v & PTE_RES) {
             uint32_t f = pte_frame(v);
+            ws_left(o);
             frames_free(&sys->frames, &f, 1);
             freed++;
         }

@@ -61,7 +61,15 @@
  * new turn.  W = the 8 newest buckets, plus the oldest one weighted by the
  * part of it still inside the window (linear interpolation: exact for
  * references spread evenly in time).  The system keeps the same histogram
- * over all its spaces.
+ * over all its spaces, and each object one over its own pages: a page's
+ * count is in the space that owns its object, as its resident count is, so
+ * when a fork freezes an object (its pages now the snapshot's, counted in
+ * fork_space) or a collapse thaws one (fork.c, collapse.c), the object's
+ * ring says what to move - WS_BUCKETS words, not a walk of its pages.
+ *
+ * A fill looks for a shadow only in an object a page of which has left a
+ * frame before (ws_left): the look is a random cache line in a table of
+ * 4 x frames entries, ~8% of a first-touch fill when done for every page.
  *
  * Errors, all bounded: a reference is dated at the look that found it, up
  * to one sampling interval late (a page leaving the working set is counted
@@ -145,9 +153,9 @@ uint32_t ws_tau_ms(struct vmk_system *sys)
 /* Add delta to the count of bucket number b.  If the word holds an older
  * bucket, create: reset it to b first; otherwise (a removal from a bucket
  * already recycled, or a bucket newer than b) the delta is dropped. */
-static void bucket_add(struct vmk_counters *c, uint32_t b, int64_t delta, bool create)
+static void bucket_add(_Atomic uint64_t *ring, uint32_t b, int64_t delta, bool create)
 {
-    _Atomic uint64_t *w = &c->ws[b % WS_BUCKETS];
+    _Atomic uint64_t *w = &ring[b % WS_BUCKETS];
     uint32_t tag = b & TAG_MASK;
     uint64_t old = atomic_load_explicit(w, memory_order_relaxed), nw;
     do {
@@ -163,9 +171,9 @@ static void bucket_add(struct vmk_counters *c, uint32_t b, int64_t delta, bool c
 }
 
 /* The count of bucket number b, 0 if its word holds another bucket. */
-static int64_t bucket_count(struct vmk_counters *c, uint32_t b)
+static int64_t bucket_count(_Atomic uint64_t *ring, uint32_t b)
 {
-    uint64_t w = atomic_load_explicit(&c->ws[b % WS_BUCKETS], memory_order_relaxed);
+    uint64_t w = atomic_load_explicit(&ring[b % WS_BUCKETS], memory_order_relaxed);
     if ((uint32_t)(w >> CNT_BITS) != (b & TAG_MASK))
         return 0;
     uint64_t v = w & CNT_MASK;
@@ -175,8 +183,9 @@ static int64_t bucket_count(struct vmk_counters *c, uint32_t b)
 static void count_ref(struct workingset *ws, struct vmk_object *o, uint32_t b, int64_t delta,
                       bool create)
 {
-    bucket_add(&o->owner->ctr, b, delta, create);
-    bucket_add(&ws->sys->ctr, b, delta, create);
+    bucket_add(o->ws, b, delta, create);
+    bucket_add(o->owner->ctr.ws, b, delta, create);
+    bucket_add(ws->sys->ctr.ws, b, delta, create);
 }
 
 /* The page in frame f (of object o) was referenced at t: move it from the
@@ -266,8 +275,9 @@ void ws_filled(struct policy *p, uint32_t f)
     if (old_fp && old)
         shadow_put(ws, old_fp, old);
     atomic_store_explicit(&ws->flags[f], F_FRESH, memory_order_relaxed);
-    /* Back within the window: move its count rather than add one. */
-    uint32_t was = shadow_take(ws, fp);
+    /* Back within the window: move its count rather than add one (no
+     * shadow to look for if no page of o ever left). */
+    uint32_t was = atomic_load_explicit(&o->ws_left, memory_order_relaxed) ? shadow_take(ws, fp) : 0;
     uint32_t bo = was ? (was - 1) / ws->bucket_ms : 0, bn = t / ws->bucket_ms;
     if (was && was - 1 <= t && bo == bn)
         return;
@@ -293,6 +303,7 @@ struct victim ws_victim(struct vmk_system *sys, struct victim v)
     struct workingset *ws = ws_of(sys);
     if (!ws)
         return v;
+    ws_left(v.obj);
     uint32_t fp = atomic_exchange_explicit(&ws->who[v.frame], 0, memory_order_relaxed);
     uint32_t st = atomic_load_explicit(&ws->stamp[v.frame], memory_order_relaxed);
     if (fp && st)
@@ -323,6 +334,40 @@ bool ws_older_than(struct vmk_system *sys, uint32_t f, uint32_t now, uint32_t ag
     return s == 0 || (s - 1 <= now && now - (s - 1) > age_ms);
 }
 
+void ws_moved(struct vmk_system *sys, uint32_t f, struct vmk_object *from, struct vmk_object *o,
+              uint32_t pg)
+{
+    struct workingset *ws = ws_of(sys);
+    if (!ws)
+        return;
+    if (atomic_load_explicit(&ws->who[f], memory_order_relaxed))
+        atomic_store_explicit(&ws->who[f], page_fp(o, pg), memory_order_relaxed);
+    uint32_t st = atomic_load_explicit(&ws->stamp[f], memory_order_relaxed);
+    if (!st)
+        return;
+    uint32_t b = (st - 1) / ws->bucket_ms;
+    bucket_add(from->ws, b, -1, false);
+    bucket_add(o->ws, b, 1, true);
+    if (from->owner != o->owner) {
+        bucket_add(from->owner->ctr.ws, b, -1, false);
+        bucket_add(o->owner->ctr.ws, b, 1, true);
+    }
+}
+
+void ws_move_object(struct vmk_system *sys, struct vmk_object *o, struct vmk_space *from,
+                    struct vmk_space *to)
+{
+    for (uint32_t i = 0; ws_of(sys) && from != to && i < WS_BUCKETS; i++) {
+        uint64_t w = atomic_load_explicit(&o->ws[i], memory_order_relaxed);
+        uint32_t tag = (uint32_t)(w >> CNT_BITS);   /* the bucket number modulo 2^24 */
+        int64_t n = bucket_count(o->ws, tag);
+        if (n) {
+            bucket_add(from->ctr.ws, tag, -n, false);
+            bucket_add(to->ctr.ws, tag, n, true);
+        }
+    }
+}
+
 /* ------------------------------------------------------------- the read */
 
 uint64_t ws_estimate(struct vmk_system *sys, struct vmk_counters *c)
@@ -333,10 +378,10 @@ uint64_t ws_estimate(struct vmk_system *sys, struct vmk_counters *c)
     uint32_t t = now_ms(ws), b = t / ws->bucket_ms, into = t % ws->bucket_ms;
     int64_t sum = 0;
     for (uint32_t k = 0; k < WS_WINDOW && k <= b; k++)
-        sum += bucket_count(c, b - k);
+        sum += bucket_count(c->ws, b - k);
     double w = (double)sum;
     if (b >= WS_WINDOW)      /* the part of the oldest bucket still in the window */
-        w += (double)bucket_count(c, b - WS_WINDOW) * (double)(ws->bucket_ms - into) /
+        w += (double)bucket_count(c->ws, b - WS_WINDOW) * (double)(ws->bucket_ms - into) /
              (double)ws->bucket_ms;
     return w > 0 ? (uint64_t)(w + 0.5) : 0;
 }

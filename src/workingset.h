@@ -20,6 +20,8 @@ struct policy;
 struct victim;
 struct vmk_system;
 struct vmk_counters;
+struct vmk_object;
+struct vmk_space;
 
 #define WS_DEFAULT_TAU_MS 1000
 
@@ -60,5 +62,16 @@ void ws_sampled(struct vmk_system *sys, struct victim *v);
  * f's last recorded reference is older than age_ms. */
 uint32_t ws_now_ms(struct vmk_system *sys);
 bool ws_older_than(struct vmk_system *sys, uint32_t f, uint32_t now_ms, uint32_t age_ms);
+/* Working-set counts follow the resident counts when pages change owner
+ * (maplock exclusive).  Each object keeps its pages' counts in a ring of
+ * its own too, so that a whole object's move costs WS_BUCKETS words.
+ * ws_moved: frame f's page of `from` is now page pg of o (collapse.c).
+ * ws_move_object: o's pages are now counted in `to`, not `from` (fork.c,
+ * collapse.c: before o->owner changes, or after, as long as both are
+ * named). */
+void ws_moved(struct vmk_system *sys, uint32_t f, struct vmk_object *from, struct vmk_object *o,
+              uint32_t pg);
+void ws_move_object(struct vmk_system *sys, struct vmk_object *o, struct vmk_space *from,
+                    struct vmk_space *to);
 
 #endif

@@ -17,7 +17,8 @@
  *     the parent);
  *   - collapses while 2 threads write and check their own pages of the
  *     parent: no byte wrong (the guarded remap, collapse.c step 3);
- *   - figures: a fork + destroy round, and a collapse of N changed pages.
+ *   - figures: a fork + destroy round, and a collapse of N changed pages;
+ *   - working-set counts move with the pages at fork and at collapse.
  * The depth and the estimate of kernel mappings copy-on-write added
  * (sys->cow_maps) are read from vmkit's objects (white box: src/internal.h).
  */
@@ -420,6 +421,78 @@ static void collapse_cost(void)
     vmk_system_close(sys);
 }
 
+/*
+ * Working-set counts follow the pages (collapse.c, fork.c).  A thread reads
+ * HOT pages of the parent every millisecond while a child lives for 3 tau:
+ * the pages are the snapshot's, so their references count in fork_space
+ * and the parent's own counts age out.  Destroying the child merges the
+ * snapshot back into the parent, and its working set must be HOT at once
+ * (not only after the sampler has seen the pages again), the snapshot's 0;
+ * the spaces' figures add up to the system's.
+ */
+enum { HOT = 256 };
+static _Atomic int ws_stop;
+static char *ws_base;
+
+static void *ws_reader(void *arg)
+{
+    uint64_t sum = 0;
+    (void)arg;
+    while (!atomic_load(&ws_stop)) {
+        for (size_t pg = 0; pg < HOT; pg++)
+            sum += ((volatile char *)ws_base)[pg * TPAGE + pg % 64];
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    return (void *)(uintptr_t)sum;
+}
+
+static uint64_t ws_of_space(vmk_space *as)
+{
+    vmk_stats st;
+    CHECK(vmk_space_stats(as, &st) == 0, "vmk_space_stats");
+    return st.working_set;
+}
+
+static void working_set_follows(void)
+{
+    setenv("VMK_WS_TAU_MS", "300", 1);
+    vmk_system *sys = open_system((size_t)16 << 20, NULL);
+    unsetenv("VMK_WS_TAU_MS");
+    vmk_space *p = new_space(sys), *c;
+    ws_base = vmk_map_anon(p, HOT * TPAGE, VMK_PROT_READ | VMK_PROT_WRITE);
+    CHECK(ws_base, "map");
+    for (size_t pg = 0; pg < HOT; pg++)
+        fill_page(ws_base + pg * TPAGE, 1, pg);
+    pthread_t th;
+    atomic_store(&ws_stop, 0);
+    CHECK(pthread_create(&th, NULL, ws_reader, NULL) == 0, "pthread_create");
+    usleep(400000);
+    uint64_t before = ws_of_space(p);
+    CHECK(vmk_space_fork(p, &c) == 0, "fork");
+    usleep(900000);
+    uint64_t during = ws_of_space(p), snap = ws_of_space(&sys->fork_space);
+    vmk_space_destroy(c);
+    uint64_t after = ws_of_space(p), left = ws_of_space(&sys->fork_space);
+    vmk_stats all;
+    CHECK(vmk_stats_get(sys, &all) == 0, "vmk_stats_get");
+    atomic_store(&ws_stop, 1);
+    pthread_join(th, NULL);
+    printf("working set of %d hot pages: parent %llu before the fork, %llu during it (snapshot %llu), "
+           "%llu right after the child went (snapshot %llu, system %llu)\n", HOT, ULL(before),
+           ULL(during), ULL(snap), ULL(after), ULL(left), ULL(all.working_set));
+    CHECK(before >= HOT * 3 / 4 && before <= HOT * 5 / 4, "before the fork: %llu, want %d +-25%%",
+          ULL(before), HOT);
+    CHECK(snap >= HOT * 3 / 4, "the snapshot's pages, read during the fork: %llu, want ~%d", ULL(snap), HOT);
+    CHECK(after >= HOT * 3 / 4 && after <= HOT * 5 / 4,
+          "right after the collapse: %llu, want %d +-25%% (the snapshot's counts come back)", ULL(after), HOT);
+    CHECK(left <= HOT / 4, "the snapshot keeps %llu of the counts after the collapse", ULL(left));
+    CHECK(after + left <= all.working_set + HOT / 8 && all.working_set <= after + left + HOT / 8,
+          "parent %llu + snapshot %llu, system %llu", ULL(after), ULL(left), ULL(all.working_set));
+    vmk_space_destroy(p);
+    vmk_system_close(sys);
+}
+
 /* test_fork_collapse [part]: every part, or the one named. */
 int main(int argc, char **argv)
 {
@@ -429,6 +502,7 @@ int main(int argc, char **argv)
 #define PART(name, call) do { if (!*only || !strcmp(only, name)) { double t0_ = now_s(); call; \
                               printf("  (%s: %.1f s)\n", name, now_s() - t0_); } } while (0)
     PART("cost", collapse_cost());
+    PART("ws", working_set_follows());
     PART("checkpoint", checkpoint_loop(1000 * n, false));
     PART("file", checkpoint_loop(250 * n, true));
     PART("window", rolling_window(500 * n));
