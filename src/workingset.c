@@ -170,14 +170,18 @@ static void bucket_add(_Atomic uint64_t *ring, uint32_t b, int64_t delta, bool c
                                                     memory_order_relaxed));
 }
 
+/* The (signed) count a bucket word holds. */
+static int64_t word_count(uint64_t w)
+{
+    uint64_t v = w & CNT_MASK;
+    return v & (1ull << (CNT_BITS - 1)) ? (int64_t)(v | ~CNT_MASK) : (int64_t)v;
+}
+
 /* The count of bucket number b, 0 if its word holds another bucket. */
 static int64_t bucket_count(_Atomic uint64_t *ring, uint32_t b)
 {
     uint64_t w = atomic_load_explicit(&ring[b % WS_BUCKETS], memory_order_relaxed);
-    if ((uint32_t)(w >> CNT_BITS) != (b & TAG_MASK))
-        return 0;
-    uint64_t v = w & CNT_MASK;
-    return v & (1ull << (CNT_BITS - 1)) ? (int64_t)(v | ~CNT_MASK) : (int64_t)v;
+    return (uint32_t)(w >> CNT_BITS) == (b & TAG_MASK) ? word_count(w) : 0;
 }
 
 static void count_ref(struct workingset *ws, struct vmk_object *o, uint32_t b, int64_t delta,
@@ -357,13 +361,15 @@ void ws_moved(struct vmk_system *sys, uint32_t f, struct vmk_object *from, struc
 void ws_move_object(struct vmk_system *sys, struct vmk_object *o, struct vmk_space *from,
                     struct vmk_space *to)
 {
-    for (uint32_t i = 0; ws_of(sys) && from != to && i < WS_BUCKETS; i++) {
+    if (!ws_of(sys) || from == to)
+        return;
+    for (uint32_t i = 0; i < WS_BUCKETS; i++) {
         uint64_t w = atomic_load_explicit(&o->ws[i], memory_order_relaxed);
-        uint32_t tag = (uint32_t)(w >> CNT_BITS);   /* the bucket number modulo 2^24 */
-        int64_t n = bucket_count(o->ws, tag);
+        uint32_t b = (uint32_t)(w >> CNT_BITS);     /* the bucket number modulo 2^24 */
+        int64_t n = word_count(w);
         if (n) {
-            bucket_add(from->ctr.ws, tag, -n, false);
-            bucket_add(to->ctr.ws, tag, n, true);
+            bucket_add(from->ctr.ws, b, -n, false);
+            bucket_add(to->ctr.ws, b, n, true);
         }
     }
 }
