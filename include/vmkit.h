@@ -292,7 +292,9 @@ typedef struct vmk_stats {
                                    is looked at every tau/4 to 3tau/8); a page
                                    evicted and faulted back counts once (a
                                    shadow of it is kept for ~4 x frames evictions).
-                                   docs/CONCEPTS.md */
+                                   Pages shared by fork count here as in
+                                   shared_resident: in the system's figure, not
+                                   a space's. docs/CONCEPTS.md */
     uint64_t working_set_tau_ms; /* tau: VMK_WS_TAU_MS, default 1000; 0 turns
                                    the estimate and its sampler off */
     uint64_t file_readahead;    /* file pages read by a fault besides the page
