@@ -48,9 +48,9 @@
  *      no bytes in place: they stay holes, and the next touch faults them
  *      back from X's entry as usual.
  *
- *   4. Move.  Resident pages are copied P.base+i -> X.base+i through a
- *      bounce buffer (runs of up to FA_MAX pages: one pread, one pwrite, one
- *      hole punch), keeping their frame: the frame's owner becomes (X, i).
+ *   4. Move.  Resident pages are copied P.base+i -> X.base+i in the kernel
+ *      (runs of up to FA_MAX pages: one copy_file_range, one hole punch),
+ *      keeping their frame: the frame's owner becomes (X, i).
  *      Swapped pages move their entry, slot and all.  Entries lose MAPPED:
  *      the old mappings went with step 3.
  *
@@ -234,8 +234,7 @@ static void copy_run(struct vmk_system *sys, struct vmk_object *p, struct vmk_ob
 {
     uint64_t from = p->base + ((uint64_t)pg << PAGE_SHIFT_), to = x->base + ((uint64_t)pg << PAGE_SHIFT_);
     size_t len = n << PAGE_SHIFT_;
-    if (store_read(sys->store_fd, from, buf, len) == 0 &&
-        store_write(sys->store_fd, to, buf, len) == 0) {
+    if (store_copy(sys->store_fd, from, to, len, buf) == 0) {
         store_punch(sys->store_fd, from, len);
         for (size_t i = pg; i < pg + n; i++)
             move_entry(sys, p, x, i, entry(p, i));

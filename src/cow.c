@@ -346,40 +346,35 @@ static void run_release(struct vmk_object *top, struct run *b, size_t pg, bool k
 }
 
 /* The run's pages that top does not have yet into top's frame-store pages:
- * read holder by holder (one read per stretch of one holder), written in
- * one piece per stretch of copied pages. */
+ * a stretch of one holder's resident pages copied inside the frame-store
+ * (one copy_file_range), a stretch of pages in swap, zeros or the file read
+ * page by page and written in one piece. */
 static int run_copy(struct vmk_system *sys, struct vmk_object *top, struct run *b)
 {
     int bi;
     char *buf = bounce_get(sys, &bi);
     int r = 0;
     for (size_t j = b->lo; r == 0 && j < b->hi;) {
-        struct vmk_object *h = b->h[j - b->base];
-        size_t n = 1;
+        size_t k = j - b->base, n = 1;
+        struct vmk_object *h = b->h[k];
+        uint64_t to = top->base + ((uint64_t)j << PAGE_SHIFT_);
         if (!h) {
             j++;
             continue;
         }
-        char *dst = buf + ((j - b->lo) << PAGE_SHIFT_);
-        if (!(b->hv[j - b->base] & PTE_RES)) {
-            r = holder_bytes(sys, h, j, b->hv[j - b->base], dst);   /* swap, zeros */
-        } else {
-            while (j + n < b->hi && b->h[j + n - b->base] == h &&
-                   (b->hv[j + n - b->base] & PTE_RES))
+        if (b->hv[k] & PTE_RES) {
+            while (j + n < b->hi && b->h[k + n] == h && (b->hv[k + n] & PTE_RES))
                 n++;
-            r = store_read(sys->store_fd, h->base + ((uint64_t)j << PAGE_SHIFT_), dst,
-                           n << PAGE_SHIFT_);
+            r = store_copy(sys->store_fd, h->base + ((uint64_t)j << PAGE_SHIFT_), to,
+                           n << PAGE_SHIFT_, buf);
+        } else {
+            r = holder_bytes(sys, h, j, b->hv[k], buf);
+            for (; r == 0 && j + n < b->hi && b->h[k + n] && !(b->hv[k + n] & PTE_RES); n++)
+                r = holder_bytes(sys, b->h[k + n], j + n, b->hv[k + n], buf + (n << PAGE_SHIFT_));
+            if (r == 0)
+                r = store_write(sys->store_fd, to, buf, n << PAGE_SHIFT_);
         }
         j += n;
-    }
-    for (size_t j = b->lo; r == 0 && j < b->hi;) {
-        size_t n = 0;
-        while (j + n < b->hi && b->h[j + n - b->base])
-            n++;
-        if (n)
-            r = store_write(sys->store_fd, top->base + ((uint64_t)j << PAGE_SHIFT_),
-                            buf + ((j - b->lo) << PAGE_SHIFT_), n << PAGE_SHIFT_);
-        j += n + 1;
     }
     bounce_put(sys, bi);
     return r;
@@ -540,8 +535,10 @@ static int cow_break(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
     if (r == -EFAULT) {
         int bi;
         char *buf = bounce_get(sys, &bi);
-        r = holder_bytes(sys, h, pg, hv, buf);
-        if (r == 0)
+        if (hv & PTE_RES)                       /* frame-store to frame-store: one copy */
+            r = store_copy(sys->store_fd, h->base + ((uint64_t)pg << PAGE_SHIFT_), off,
+                           PAGE_SIZE_, buf);
+        else if ((r = holder_bytes(sys, h, pg, hv, buf)) == 0)
             r = store_write(sys->store_fd, off, buf, PAGE_SIZE_);
         bounce_put(sys, bi);
     }

@@ -51,6 +51,28 @@ int store_write(int fd, uint64_t off, const void *buf, size_t len)
     return io_pwrite_full(fd, buf, len, off);
 }
 
+int store_copy(int fd, uint64_t from, uint64_t to, size_t len, void *buf)
+{
+    size_t done = 0;
+    while (done < len) {
+        loff_t in = (loff_t)(from + done), out = (loff_t)(to + done);
+        ssize_t k = copy_file_range(fd, &in, fd, &out, len - done, 0);
+        if (k > 0) {
+            done += (size_t)k;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && errno != EINVAL && errno != EXDEV && errno != ENOSYS && errno != EOPNOTSUPP)
+            return -errno;
+        break;                          /* refused (or no progress): copy through buf */
+    }
+    if (done == len)
+        return 0;
+    int r = store_read(fd, from + done, buf, len - done);
+    return r < 0 ? r : store_write(fd, to + done, buf, len - done);
+}
+
 void *store_window(int fd, uint64_t off, size_t len, int *err)
 {
     void *w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, (off_t)off);

@@ -21,6 +21,10 @@ int store_zero(int fd, uint64_t off, size_t len);
 int store_punch(int fd, uint64_t off, size_t len);
 int store_read(int fd, uint64_t off, void *buf, size_t len);
 int store_write(int fd, uint64_t off, const void *buf, size_t len);
+/* Copy [from, from+len) to [to, to+len) (apart): in the kernel, one copy
+ * (copy_file_range), or through buf (len bytes) where it refuses.  0 or
+ * -errno. */
+int store_copy(int fd, uint64_t from, uint64_t to, size_t len, void *buf);
 /* A window on [off, off+len) of the frame-store for I/O: mapped MAP_SHARED
  * at an address of the kernel's choice, never registered with userfaultfd,
  * its pages allocated (zero) where there were holes, so the kernel may read
