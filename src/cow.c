@@ -183,12 +183,12 @@ static int bottom_fill(struct vmk_system *sys, struct vmk_vma *vma, size_t pg,
     return r;
 }
 
-/* The holder's bytes of page pg into buf. */
+/* The bytes of page pg, which its holder h does not have resident (hv: in
+ * swap, or never read: the file's bytes or zeros), into buf.  A resident
+ * page is copied inside the frame-store instead (store_copy). */
 static int holder_bytes(struct vmk_system *sys, struct vmk_object *h, size_t pg, uint64_t hv,
                         char *buf)
 {
-    if (hv & PTE_RES)
-        return store_read(sys->store_fd, h->base + ((uint64_t)pg << PAGE_SHIFT_), buf, PAGE_SIZE_);
     if (hv & PTE_SWAP) {
         int r = swap_read(&sys->swap, pte_slot(hv), buf, 1);
         if (r < 0) {
