@@ -325,6 +325,10 @@ typedef struct vmk_stats {
                                    child when its sibling went (a destroyed
                                    fork, a reset): what keeps fork chains as
                                    deep as the live forks only */
+    uint64_t file_pages_moved;  /* file pages of a mapping read-only and alone
+                                   on its file (mapped once) that came in as a
+                                   recycled page moved into place: the device
+                                   wrote them, nothing zeroed or copied them */
 } vmk_stats;
 
 /* System-wide counters.  Errors: -EINVAL. */

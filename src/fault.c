@@ -46,6 +46,8 @@
 #include <time.h>
 #include <ucontext.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static struct sigaction old_sigbus, old_sigsegv;
 static _Atomic int handler_installed;
@@ -151,7 +153,7 @@ int fault_frames(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32
 int fault_abort(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32_t n,
                 const uint32_t *fr, const uint64_t *vals, int err)
 {
-    store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), (size_t)n << PAGE_SHIFT_);
+    object_punch(o, pg, n);
     frames_free(&sys->frames, fr, n);
     fault_unlock_run(o, pg, n, vals);
     return err;
@@ -363,6 +365,13 @@ static int fault_minor(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, u
     struct vmk_object *o = vma->obj;
     uintptr_t addr = vma_addr(vma, pg);
     int r = 0, ev = TR_MINOR;
+    if (o->once) {
+        /* Its pages are never unmapped while resident (fileonce.c): another
+         * thread's fault, or a reader, put it in place meanwhile. */
+        pte_unlock(&o->ptes[pg], v);
+        fault_count(sys, o->owner, C_FAULTS_MINOR, 1);
+        return ev;
+    }
     if (write && !(v & PTE_DIRTY)) {
         if (v & PTE_SWAP)
             hint_add(&o->write_hint, 1);
@@ -409,6 +418,13 @@ static int fault_try_system(struct vmk_system *sys, void *arg)
     if (!vma) {
         rw_read_unlock(&sys->maplock);
         return 0;
+    }
+    if (fc->write && !(vma->prot & VMK_PROT_WRITE) && vma->obj->once) {
+        /* Read-only for vmkit, writable for the kernel (fileonce.c): the
+         * write-protect fault of a write the kernel would have refused. */
+        rw_read_unlock(&sys->maplock);
+        fc->result = -EACCES;
+        return 1;
     }
     struct vmk_space *sp = vma->space;    /* the space whose thread stalls */
     uint64_t t0 = stall_enter(&sp->ctr, stall_enter(&sys->ctr, mono_ns()));
@@ -479,8 +495,20 @@ static void vmk_sigbus(int sig, siginfo_t *si, void *ucv)
     registry_read_lock();
     int ours = registry_for_each(fault_try_system, &fc);
     registry_read_unlock();
-    if (!ours || fc.result < 0)
+    if (ours && fc.result == -EACCES) {
+        /* What the kernel sends for a write to a read-only mapping: SIGSEGV
+         * (SEGV_ACCERR) at the address, to this thread.  It arrives as this
+         * handler returns; with the default action the retried write ends
+         * the process, as it would have. */
+        siginfo_t s;
+        memset(&s, 0, sizeof s);
+        s.si_signo = SIGSEGV;
+        s.si_code = SEGV_ACCERR;
+        s.si_addr = si->si_addr;
+        syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), SIGSEGV, &s);
+    } else if (!ours || fc.result < 0) {
         chain(sig, si, ucv);
+    }
     errno = saved;
 }
 

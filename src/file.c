@@ -35,6 +35,7 @@
 #include "mmu.h"
 #include "fileasync.h"
 #include "fileio.h"
+#include "fileonce.h"
 #include "readahead.h"
 #include "store.h"
 #include <fcntl.h>
@@ -135,17 +136,19 @@ static int run_in(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_p
 {
     struct vmk_object *o = vma->obj;
     bool direct = n > 1 && fileasync_for(o) && !vma->stand_in;
+    bool into = direct && o->once;      /* O_DIRECT into a bounce buffer, copied in place */
     int bi = -1, r = 0;
-    char *buf = direct ? NULL : bounce_get(sys, &bi);
-    ssize_t got = direct ? fileio_read(sys, o, first, n, true) : fileio_read_buf(sys, o, first, buf, n);
+    char *buf = direct && !into ? NULL : bounce_get(sys, &bi);
+    ssize_t got = into ? fileio_read_into(sys, o, first, buf, n)
+                  : direct ? fileio_read(sys, o, first, n, true) : fileio_read_buf(sys, o, first, buf, n);
     if (got < 0)
         r = -EIO;
     else if ((r = run_keep(sys, o, plan, first, n, got, fr, vals)) > 0)
         n = (uint32_t)r;
     if (r > 0) {
         prefetch(sys, vma, plan);
-        r = direct ? mmu_continue(sys->uffd, vma_addr(vma, first), (size_t)n << PAGE_SHIFT_, true)
-                   : mmu_copy(sys->uffd, vma_addr(vma, first), buf, (size_t)n << PAGE_SHIFT_, true);
+        r = buf ? mmu_copy(sys->uffd, vma_addr(vma, first), buf, (size_t)n << PAGE_SHIFT_, true)
+                : mmu_continue(sys->uffd, vma_addr(vma, first), (size_t)n << PAGE_SHIFT_, true);
     }
     if (bi >= 0)
         bounce_put(sys, bi);
@@ -241,8 +244,7 @@ static void drop_lattice(struct vmk_system *sys, struct vmk_object *o, const str
                          uint32_t from, uint32_t to, const uint32_t *fr)
 {
     for (uint32_t i = from; i < to; i++)
-        store_punch(sys->store_fd, o->base + ((uint64_t)lattice(plan, i) << PAGE_SHIFT_),
-                    PAGE_SIZE_);
+        object_punch(o, lattice(plan, i), 1);
     frames_free(&sys->frames, fr + from, to - from);
     unlock_lattice(o, plan, from, to);
 }
@@ -564,7 +566,10 @@ VMK_API void *vmk_map_file(vmk_space *as, int fd, off_t offset, size_t len, int 
         }
     }
     void *p = NULL;
-    if (o && o->file_fd >= 0 && err == 0)
+    bool once = o && o->file_fd >= 0 && err == 0 && fileonce_wanted(sys, o, prot);
+    if (once)                          /* read-only and alone on its file: fileonce.c */
+        p = fileonce_map(sys, npages << PAGE_SHIFT_, &err);
+    else if (o && o->file_fd >= 0 && err == 0)
         p = mmu_map(sys->uffd, sys->store_fd, o->base + ((uint64_t)pgoff << PAGE_SHIFT_),
                     npages << PAGE_SHIFT_, prot, &err);
     if (p) {
@@ -574,6 +579,8 @@ VMK_API void *vmk_map_file(vmk_space *as, int fd, off_t offset, size_t len, int 
         if (err < 0) {
             mmu_unmap(p, npages << PAGE_SHIFT_);
             p = NULL;
+        } else {
+            o->once = once;
         }
     }
     if (!p) {

@@ -55,9 +55,11 @@
 #include "internal.h"
 #include "fileasync.h"
 #include "fileio.h"
+#include "fileonce.h"
 #include "mmu.h"
 #include "thread.h"
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #define FA_REQS     32           /* requests in flight or queued, at most */
 #define FA_READERS  4            /* reader threads: the device's queue depth */
@@ -76,6 +78,11 @@ struct fa_req {
     uint32_t fr[FA_RUN];
 };
 
+struct fa_reader {
+    struct fileasync *fa;
+    char *staging;               /* FA_RUN pages for objects mapped once (fileonce.c) */
+};
+
 struct fileasync {
     struct vmk_system *sys;
     struct fa_req req[FA_REQS];
@@ -85,6 +92,7 @@ struct fileasync {
     uint32_t max_inflight;
     _Atomic bool stop;
     pthread_t th[FA_READERS];
+    struct fa_reader rd[FA_READERS];
     int nth;
 };
 
@@ -130,13 +138,44 @@ static void top_up(struct fileasync *fa, struct fa_req *r)
     r->n = r->nfr;
 }
 
-/* Read request r's pages in, map and publish them, or give them up. */
-static void complete(struct fileasync *fa, struct fa_req *r)
+/* Publish the first keep pages of r (in place, frames r->fr) and give the
+ * others up: unlocked, never read; frames freed and pages punched unless
+ * (once) fileonce_read has done it. */
+static void finish(struct fileasync *fa, struct fa_req *r, uint32_t keep, bool once)
 {
     struct vmk_system *sys = fa->sys;
     struct vmk_object *o = r->obj;
     static const uint64_t zero[FA_RUN];
     uint64_t vals[FA_RUN];
+    uint32_t n = r->n;
+    if (keep < n && once)
+        fault_unlock_run(o, r->pg + keep, n - keep, zero);
+    else if (keep < n)
+        fault_abort(sys, o, r->pg + keep, n - keep, r->fr + keep, zero, 0);
+    if (keep) {
+        for (uint32_t i = 0; i < keep; i++)
+            vals[i] = PTE_RES | PTE_MAPPED | PTE_REF;
+        fault_publish(sys, o, r->pg, keep, r->fr, vals);
+        fault_count(sys, o->owner, C_FILE_READ, keep);
+        fault_count(sys, o->owner, C_FILE_RA, keep);
+    }
+    atomic_fetch_sub_explicit(&fa->inflight, n, memory_order_relaxed);
+    rw_read_unlock(&sys->maplock);                  /* the hold the fault handed over */
+    atomic_store_explicit(&r->state, REQ_FREE, memory_order_release);
+}
+
+/* Read request r's pages in, map and publish them, or give them up. */
+static void complete(struct fileasync *fa, struct fa_req *r, char *staging)
+{
+    struct vmk_system *sys = fa->sys;
+    struct vmk_object *o = r->obj;
+    if (o->once) {                                  /* recycled pages moved in */
+        int got = fileonce_read(sys, r->vma, r->pg, r->n, r->fr, staging);
+        if (got < 0)
+            ctr_add(&sys->ctr, C_IO_ERRORS, 1);
+        finish(fa, r, got < 0 ? 0 : (uint32_t)got, true);
+        return;
+    }
     top_up(fa, r);
     uint32_t n = r->n, keep = 0;
     ssize_t got = n ? fileio_read(sys, o, r->pg, n, true) : 0;
@@ -152,28 +191,18 @@ static void complete(struct fileasync *fa, struct fa_req *r)
                                  true) < 0)
             keep = 0;
     }
-    if (keep < n)
-        fault_abort(sys, o, r->pg + keep, n - keep, r->fr + keep, zero, 0);
-    if (keep) {
-        for (uint32_t i = 0; i < keep; i++)
-            vals[i] = PTE_RES | PTE_MAPPED | PTE_REF;
-        fault_publish(sys, o, r->pg, keep, r->fr, vals);
-        fault_count(sys, o->owner, C_FILE_READ, keep);
-        fault_count(sys, o->owner, C_FILE_RA, keep);
-    }
-    atomic_fetch_sub_explicit(&fa->inflight, n, memory_order_relaxed);
-    rw_read_unlock(&sys->maplock);                  /* the hold the fault handed over */
-    atomic_store_explicit(&r->state, REQ_FREE, memory_order_release);
+    finish(fa, r, keep, false);
 }
 
 static void *reader_main(void *arg)
 {
-    struct fileasync *fa = arg;
+    struct fa_reader *rd = arg;
+    struct fileasync *fa = rd->fa;
     for (;;) {
         uint32_t seen = atomic_load_explicit(&fa->queued, memory_order_acquire);
         struct fa_req *r = take(fa);
         if (r) {
-            complete(fa, r);
+            complete(fa, r, rd->staging);
             continue;
         }
         if (atomic_load_explicit(&fa->stop, memory_order_acquire))
@@ -198,8 +227,17 @@ int fileasync_start(struct vmk_system *sys)
     fa->sys = sys;
     fa->max_inflight = sys->frames.n / FA_SHARE;
     for (int i = 0; i < FA_READERS; i++) {
-        if (thread_start_quiet(&fa->th[i], reader_main, fa) != 0)
+        struct fa_reader *rd = &fa->rd[i];
+        int err = 0;
+        rd->fa = fa;
+        /* Staging pages: not registered, so the device's writes into them
+         * make the kernel allocate them (fileonce.c moves them away). */
+        if (sys->pool && !(rd->staging = mmu_map_anon(-1, (size_t)FA_RUN << PAGE_SHIFT_, &err)))
             break;
+        if (thread_start_quiet(&fa->th[i], reader_main, rd) != 0) {
+            munmap(rd->staging, (size_t)FA_RUN << PAGE_SHIFT_);
+            break;
+        }
         fa->nth++;
     }
     if (fa->nth == 0) {
@@ -218,8 +256,11 @@ void fileasync_stop(struct vmk_system *sys)
     atomic_store_explicit(&fa->stop, true, memory_order_release);
     atomic_fetch_add_explicit(&fa->queued, 1, memory_order_release);
     futex_wake(&fa->queued, FA_READERS);
-    for (int i = 0; i < fa->nth; i++)
+    for (int i = 0; i < fa->nth; i++) {
         pthread_join(fa->th[i], NULL);
+        if (fa->rd[i].staging)
+            munmap(fa->rd[i].staging, (size_t)FA_RUN << PAGE_SHIFT_);
+    }
     sys->fileasync = NULL;
     free(fa);
 }
@@ -276,7 +317,9 @@ uint32_t fileasync_read(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, 
         return 0;
     }
     uint32_t k = lock_run(o, pg, n);
-    int got = k ? frames_get(sys, 0, k, r->fr) : 0;     /* free ones: the reader gets the rest */
+    /* Free frames now, the reader gets the rest; an object mapped once
+     * takes its frames (the pool's first) on the reader. */
+    int got = k && !o->once ? frames_get(sys, 0, k, r->fr) : 0;
     if (k == 0) {
         rw_read_unlock(&sys->maplock);
         atomic_store_explicit(&r->state, REQ_FREE, memory_order_release);

@@ -188,6 +188,21 @@ ssize_t fileio_read(struct vmk_system *sys, struct vmk_object *o, size_t pg, uin
     return got;
 }
 
+ssize_t fileio_read_into(struct vmk_system *sys, struct vmk_object *o, size_t pg, char *dst,
+                         uint32_t n)
+{
+    size_t len = (size_t)n << PAGE_SHIFT_, cap;
+    uint64_t off = (o->file_pgoff + pg) << PAGE_SHIFT_;
+    bool direct = o->file_dio_fd >= 0;
+    int r = io_via_start(read_via(sys, direct), len, &cap);
+    if (r < 0)
+        return r;
+    ssize_t got = read_parts(o, dst, len, off, cap, direct);
+    if (got >= 0 && (size_t)got < len)             /* past the end: zeros */
+        memset(dst + got, 0, len - (size_t)got);
+    return got;
+}
+
 ssize_t fileio_read_buf(struct vmk_system *sys, struct vmk_object *o, size_t pg, void *buf,
                         uint32_t n)
 {

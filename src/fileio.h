@@ -33,6 +33,11 @@ int  fileio_size(struct vmk_object *o, bool refresh, uint64_t *size);
  * the end of the file), or -errno. */
 ssize_t fileio_read(struct vmk_system *sys, struct vmk_object *o, size_t pg, uint32_t n,
                     bool direct);
+/* The same into dst, memory of vmkit's own that no VMA maps (fileonce.c:
+ * pool slots and a reader's staging pages): no window, O_DIRECT where
+ * possible, one request for the fault plans; zeros past the end. */
+ssize_t fileio_read_into(struct vmk_system *sys, struct vmk_object *o, size_t pg, char *dst,
+                         uint32_t n);
 /* The same into buf (a copy-on-write break), through the page cache. */
 ssize_t fileio_read_buf(struct vmk_system *sys, struct vmk_object *o, size_t pg, void *buf,
                         uint32_t n);

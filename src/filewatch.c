@@ -61,7 +61,10 @@ static void truncate_object(struct vmk_object *o)
     object_release_pages(o, end, touched - end);
     atomic_store(&o->touched_end, end);
     size_t tail = size & (PAGE_SIZE_ - 1);
-    if (end && tail && (pte_read(&o->ptes[end - 1]) & PTE_RES)) {
+    if (end && tail && (pte_read(&o->ptes[end - 1]) & PTE_RES) && o->once) {
+        object_zap(o, end - 1, 1);      /* its own page, write-protected: read again */
+        object_release_pages(o, end - 1, 1);
+    } else if (end && tail && (pte_read(&o->ptes[end - 1]) & PTE_RES)) {
         static const char zeros[PAGE_SIZE_];
         store_write(o->sys->store_fd, o->base + ((end - 1) << PAGE_SHIFT_) + tail, zeros,
                     PAGE_SIZE_ - tail);

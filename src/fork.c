@@ -44,6 +44,7 @@
  * (maplock shared).
  */
 #include "internal.h"
+#include "fileonce.h"
 #include "workingset.h"
 #include "mmu.h"
 #include "reap.h"
@@ -393,6 +394,8 @@ static int fork_vmas(struct vmk_system *sys, struct vmk_space *parent, struct vm
     for (size_t i = 0; r == 0 && i < n; i++) {
         struct vmk_vma *v = pv[i];
         struct vmk_object *x = v->obj, *cobj = NULL;
+        if (x->once && (r = fileonce_end(x)) < 0)   /* its pages cannot be shared */
+            break;
         if (x->file_shared) {              /* one page cache: stays shared */
             cobj = x;
         } else {

@@ -87,6 +87,10 @@ struct vmk_object {
     int slot;                    /* my index in backing->child[] */
     uint32_t depth;              /* length of the backing chain */
     bool frozen;
+    /* Mapped once, read-only (fileonce.c): the resident pages are private
+     * anonymous memory of its one VMA, moved in and out, not frame-store
+     * pages.  maplock exclusive to change. */
+    bool once;
 };
 
 struct vmk_vma {
@@ -133,6 +137,7 @@ struct vmk_system {
     char *swap_path;             /* copies of cfg strings */
     char *policy_name;
     int uffd;
+    bool uffd_move;              /* the kernel has UFFDIO_MOVE (fileonce.c) */
     int store_fd;                /* the frame-store: a memfd, pages = frames */
     uint64_t store_next;         /* offsets above are free; maplock (write) */
     struct store_range { uint64_t off, len; } *store_free;  /* freed ranges below, sorted */
@@ -160,6 +165,7 @@ struct vmk_system {
     struct vmk_object *files;    /* shared file objects, one per file; maplock */
     struct filewatch *filewatch; /* truncation watcher, started with the first file */
     struct fileasync *fileasync; /* file reads in flight, started with the first file */
+    struct pagepool *pool;       /* free frames that keep their page (pagepool.c), NULL: none */
     _Atomic(struct reap *) reap; /* unmaps what forks moved out (reap.c), from the first fork */
     struct vmk_space file_space; /* owner of shared file objects (counters only) */
     struct vmk_space fork_space; /* owner of frozen (shared after fork) objects */
@@ -214,6 +220,7 @@ VMK_HIDDEN void object_del_vma(struct vmk_object *o, struct vmk_vma *v);
 VMK_HIDDEN void object_zap(struct vmk_object *o, size_t pg, size_t n);
 VMK_HIDDEN void object_free(struct vmk_object *o);
 VMK_HIDDEN void object_drop_page(struct vmk_object *o, size_t pg, uint64_t v);
+VMK_HIDDEN void object_punch(struct vmk_object *o, size_t pg, size_t n);
 
 /* fork.c: the object tree (maplock held exclusive unless said) */
 VMK_HIDDEN void tree_unlink(struct vmk_object *o);

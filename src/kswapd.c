@@ -16,6 +16,7 @@
  * memory and blocks every signal.
  */
 #include "internal.h"
+#include "pagepool.h"
 #include "thread.h"
 #include <pthread.h>
 #include <signal.h>
@@ -36,14 +37,14 @@ static void *kswapd_main(void *arg)
     struct kswapd *k = sys->kswapd;
     while (!atomic_load(&k->stop)) {
         uint32_t seq = atomic_load(&k->seq);
-        if (frames_nfree(&sys->frames) >= k->low) {
+        if (pool_frames_free(sys) >= k->low) {
             atomic_store(&k->sleeping, 1);
-            if (frames_nfree(&sys->frames) >= k->low && !atomic_load(&k->stop))
+            if (pool_frames_free(sys) >= k->low && !atomic_load(&k->stop))
                 futex_wait(&k->seq, seq);
             atomic_store(&k->sleeping, 0);
             continue;
         }
-        while (!atomic_load(&k->stop) && frames_nfree(&sys->frames) < k->high) {
+        while (!atomic_load(&k->stop) && pool_frames_free(sys) < k->high) {
             rw_read_lock(&sys->maplock);
             int r = reclaim_background_pass(sys);
             rw_read_unlock(&sys->maplock);
@@ -62,7 +63,7 @@ void kswapd_poke(struct vmk_system *sys)
     struct kswapd *k = sys->kswapd;
     if (!k || !atomic_load_explicit(&k->sleeping, memory_order_relaxed))
         return;
-    if (frames_nfree(&sys->frames) >= k->low)
+    if (pool_frames_free(sys) >= k->low)
         return;
     atomic_fetch_add(&k->seq, 1);
     futex_wake(&k->seq, 1);

@@ -17,6 +17,7 @@
 #include "mmu.h"
 #include "thread.h"
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -38,10 +39,18 @@
 #define UFFD_FEATURE_WP_HUGETLBFS_SHMEM (1 << 12)
 #endif
 
+#ifndef UFFD_FEATURE_MOVE
+#define UFFD_FEATURE_MOVE (1ull << 16)
+#endif
+#ifndef UFFDIO_MOVE
+struct uffdio_move { __u64 dst, src, len, mode; __s64 move; };
+#define UFFDIO_MOVE _IOWR(UFFDIO, 0x05, struct uffdio_move)
+#endif
+
 #define NEEDED_FEATURES (UFFD_FEATURE_SIGBUS | UFFD_FEATURE_MISSING_SHMEM | \
                          UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_WP_HUGETLBFS_SHMEM)
 
-int mmu_uffd_open(int *fdp)
+static int uffd_try(uint64_t features, int *fdp)
 {
     /* User-mode-only faults need no privilege; root may use either. */
     int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
@@ -49,7 +58,7 @@ int mmu_uffd_open(int *fdp)
         fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return errno == ENOSYS ? -ENOSYS : -errno;
-    struct uffdio_api api = { .api = UFFD_API, .features = NEEDED_FEATURES };
+    struct uffdio_api api = { .api = UFFD_API, .features = features };
     if (ioctl(fd, UFFDIO_API, &api) < 0) {
         int e = errno;
         close(fd);
@@ -57,6 +66,14 @@ int mmu_uffd_open(int *fdp)
     }
     *fdp = fd;
     return 0;
+}
+
+int mmu_uffd_open(int *fdp, bool *move)
+{
+    /* UFFDIO_MOVE (Linux 6.8) if the kernel has it: a feature the kernel
+     * does not know fails the handshake, so ask again without it. */
+    *move = uffd_try(NEEDED_FEATURES | UFFD_FEATURE_MOVE, fdp) == 0;
+    return *move ? 0 : uffd_try(NEEDED_FEATURES, fdp);
 }
 
 static int to_prot(int vprot)
@@ -331,6 +348,53 @@ int mmu_move_out(uintptr_t addr, size_t len, void **scratch, size_t *scratch_len
     }
     *scratch = res, *scratch_len = rlen;
     return 0;
+}
+
+void *mmu_map_anon(int uffd, size_t len, int *err)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        *err = -errno;
+        return NULL;
+    }
+    madvise(p, len, MADV_NOHUGEPAGE);
+    madvise(p, len, MADV_DONTFORK);
+    struct uffdio_register reg = {
+        .range = { .start = (uintptr_t)p, .len = len },
+        .mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
+    };
+    if (uffd >= 0 && ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+        *err = -errno;
+        munmap(p, len);
+        return NULL;
+    }
+    return p;
+}
+
+/* A page the kernel has just populated may still sit in a CPU's LRU batch,
+ * with a reference besides its mapping: UFFDIO_MOVE refuses it (EBUSY)
+ * until the batch drains.  Tries per call before giving up. */
+#define MOVE_TRIES 64
+
+ssize_t mmu_move(int uffd, uintptr_t dst, uintptr_t src, size_t len)
+{
+    size_t done = 0;
+    for (int tries = 0; done < len;) {
+        struct uffdio_move m = { .dst = dst + done, .src = src + done, .len = len - done };
+        if (ioctl(uffd, UFFDIO_MOVE, &m) == 0)
+            return (ssize_t)len;
+        int e = errno;
+        if (m.move > 0)
+            done += (size_t)m.move;
+        if ((e == EAGAIN || e == EBUSY || e == EINTR) && ++tries < MOVE_TRIES) {
+            if (e == EBUSY)
+                sched_yield();
+            continue;
+        }
+        return done ? (ssize_t)done : -e;
+    }
+    return (ssize_t)done;
 }
 
 int mmu_zap(uintptr_t addr, size_t len)

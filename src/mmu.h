@@ -8,8 +8,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
-int   mmu_uffd_open(int *fd);
+/* *move: the kernel has UFFDIO_MOVE (Linux 6.8). */
+int   mmu_uffd_open(int *fd, bool *move);
 /* Map len bytes of the frame-store at offset off, register them with uffd. */
 void *mmu_map(int uffd, int store_fd, uint64_t off, size_t len, int prot, int *err);
 /* Map len bytes of the frame-store at offset off over [addr, addr+len) in
@@ -49,6 +51,16 @@ int   mmu_writeprotect_all(int uffd, const struct mmu_range *r, size_t n);
  * unmap.  0, or -errno and nothing changed (-EFAULT: not one kernel
  * mapping). */
 int   mmu_move_out(uintptr_t addr, size_t len, void **scratch, size_t *scratch_len);
+/* Private anonymous memory, read-write for the kernel, registered with uffd
+ * (missing and write-protect faults; uffd < 0: not registered): a VMA whose
+ * pages are moved in and out (fileonce.c) or the pool they wait in
+ * (pagepool.c).  NULL and *err on failure. */
+void *mmu_map_anon(int uffd, size_t len, int *err);
+/* Move the anonymous pages of [src, src+len) to [dst, dst+len)
+ * (UFFDIO_MOVE: page-table entries change hands, no copy).  dst must be
+ * registered with uffd and have no page.  Bytes moved (all of len, or
+ * fewer: the pages after them stay at src), or -errno if none. */
+ssize_t mmu_move(int uffd, uintptr_t dst, uintptr_t src, size_t len);
 /* Drop the MMU's mapping of pages (they stay in the frame-store). */
 int   mmu_zap(uintptr_t addr, size_t len);
 

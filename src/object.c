@@ -8,6 +8,7 @@
  * or reclaim runs beside it.
  */
 #include "internal.h"
+#include "fileonce.h"
 #include "mmu.h"
 #include "store.h"
 #include <stdlib.h>
@@ -138,6 +139,11 @@ void object_free(struct vmk_object *o)
 
 int object_add_vma(struct vmk_object *o, struct vmk_vma *v)
 {
+    if (o->once && o->nvmas > 0) {     /* a second mapping, or a split of the one */
+        int r = fileonce_end(o);
+        if (r < 0)
+            return r;
+    }
     if (o->nvmas == o->cap_vmas) {
         int cap = o->cap_vmas ? 2 * o->cap_vmas : 2;
         struct vmk_vma **n = realloc(o->vmas, (size_t)cap * sizeof *n);
@@ -163,6 +169,24 @@ void object_del_vma(struct vmk_object *o, struct vmk_vma *v)
         object_free(o);
 }
 
+/* Pages [pg, pg+n) leave memory: punched out of the frame-store, or for an
+ * object mapped once (fileonce.c), whose pages are its VMA's own memory,
+ * dropped from the VMA.  No entry may say they are resident afterwards. */
+void object_punch(struct vmk_object *o, size_t pg, size_t n)
+{
+    if (!o->once) {
+        store_punch(o->sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), n << PAGE_SHIFT_);
+        return;
+    }
+    for (int i = 0; i < o->nvmas; i++) {
+        struct vmk_vma *v = o->vmas[i];
+        size_t vend = vma_page(v, v->end), lo = pg > v->pgoff ? pg : v->pgoff;
+        size_t hi = pg + n < vend ? pg + n : vend;
+        if (lo < hi)
+            mmu_zap(vma_addr(v, lo), (hi - lo) << PAGE_SHIFT_);
+    }
+}
+
 /* Free what entry v of page pg holds (frame, swap slot) and punch the page
  * out of the frame-store.  The caller holds the entry (BUSY, or the maplock
  * exclusive) and sets it to 0. */
@@ -176,7 +200,7 @@ void object_drop_page(struct vmk_object *o, size_t pg, uint64_t v)
         ctr_add(&sys->ctr, C_RESIDENT, -1);
         ctr_add(&o->owner->ctr, C_RESIDENT, -1);
         atomic_fetch_sub_explicit(&o->resident, 1, memory_order_relaxed);
-        store_punch(sys->store_fd, o->base + ((uint64_t)pg << PAGE_SHIFT_), PAGE_SIZE_);
+        object_punch(o, pg, 1);
     }
     if (v & PTE_SWAP)
         swap_put(&sys->swap, pte_slot(v), 1);
@@ -208,7 +232,7 @@ void object_release_pages(struct vmk_object *o, size_t first, size_t n)
     ctr_add(&sys->ctr, C_RESIDENT, -(int64_t)freed);
     ctr_add(&o->owner->ctr, C_RESIDENT, -(int64_t)freed);
     atomic_fetch_sub_explicit(&o->resident, (int64_t)freed, memory_order_relaxed);
-    store_punch(sys->store_fd, o->base + ((uint64_t)first << PAGE_SHIFT_), n << PAGE_SHIFT_);
+    object_punch(o, first, n);
     uintptr_t lo = ((uintptr_t)&o->ptes[first] + PAGE_SIZE_ - 1) & ~(uintptr_t)(PAGE_SIZE_ - 1);
     uintptr_t hi = (uintptr_t)&o->ptes[first + n] & ~(uintptr_t)(PAGE_SIZE_ - 1);
     if (hi > lo)

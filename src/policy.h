@@ -43,6 +43,7 @@ struct victim {
     uint64_t val;        /* entry when taken (without BUSY) */
     uint64_t slot;       /* where it was written */
     int ok;              /* evicted */
+    int pooled;          /* its page and frame went to the pool (fileonce.c) */
 };
 
 struct policy;

@@ -22,7 +22,9 @@
  * thread that needed the frame gets the error, and with it SIGBUS.
  */
 #include "internal.h"
+#include "fileonce.h"
 #include "mmu.h"
+#include "pagepool.h"
 #include "store.h"
 #include <sched.h>
 #include <stdlib.h>
@@ -186,7 +188,9 @@ void reclaim_sample(struct vmk_system *sys, struct victim *v)
 {
     struct reclaim_scratch *rs = sys->rs;
     v->val &= ~PTE_REF;
-    if (!(v->val & PTE_MAPPED)) {          /* not mapped: next touch faults anyway */
+    /* Not mapped: the next touch faults anyway.  Mapped once (fileonce.c):
+     * an unmap would throw the page away, so it is not sampled. */
+    if (!(v->val & PTE_MAPPED) || v->obj->once) {
         reclaim_untake(v);
         return;
     }
@@ -333,21 +337,26 @@ static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
             continue;
         }
         uint32_t k = run_len(v, i, n, UINT32_MAX, is_ok);
-        if (store_punch(sys->store_fd, v[i].obj->base + ((uint64_t)v[i].pg << PAGE_SHIFT_),
+        if (v[i].obj->once)
+            fileonce_evict(sys, v + i, k);   /* pages to the pool, or dropped */
+        else if (store_punch(sys->store_fd, v[i].obj->base + ((uint64_t)v[i].pg << PAGE_SHIFT_),
                         (size_t)k << PAGE_SHIFT_) < 0)
             zap_runs(v + i, k);        /* no page may stay mapped once its entry is gone */
         i += k;
     }
-    uint32_t freed = 0;
+    uint32_t freed = 0, nfree = 0;
     for (uint32_t i = 0; i < n; i++) {                    /* 4 */
         if (!v[i].ok) {
             reclaim_untake(&v[i]);
             continue;
         }
-        rs->frames[freed++] = v[i].frame;
+        if (!v[i].pooled) {                /* a pooled frame stays with its page */
+            rs->frames[nfree++] = v[i].frame;
+            atomic_store_explicit(&sys->frames.map[v[i].frame].obj, NULL, memory_order_relaxed);
+        }
+        freed++;
         if (atomic_load_explicit(&sys->trace, memory_order_relaxed))
             trace_eviction(sys, &v[i]);
-        atomic_store_explicit(&sys->frames.map[v[i].frame].obj, NULL, memory_order_relaxed);
         ctr_add(&v[i].obj->owner->ctr, C_RESIDENT, -1);
         atomic_fetch_sub_explicit(&v[i].obj->resident, 1, memory_order_relaxed);
         ctr_add(&v[i].obj->owner->ctr, C_EVICTED, 1);
@@ -358,7 +367,8 @@ static uint32_t evict(struct vmk_system *sys, struct victim *v, uint32_t n)
     }
     ctr_add(&sys->ctr, C_RESIDENT, -(int64_t)freed);
     ctr_add(&sys->ctr, C_EVICTED, freed);
-    frames_free(&sys->frames, rs->frames, freed);
+    frames_free(&sys->frames, rs->frames, nfree);
+    pool_commit(sys);                  /* the pooled frames may serve now */
     return freed;
 }
 
@@ -402,7 +412,7 @@ static int reclaim(struct vmk_system *sys, uint32_t want)
         futex_wait(&sys->reclaim_gen, gen);
         return 1;
     }
-    int r = frames_nfree(&sys->frames) >= want ? 1 : reclaim_locked(sys, want);
+    int r = pool_frames_free(sys) >= want ? 1 : reclaim_locked(sys, want);
     reclaim_done(sys);
     return r;
 }
@@ -432,6 +442,8 @@ int frames_get(struct vmk_system *sys, size_t min, size_t want, uint32_t *out)
 {
     uint32_t got = frames_alloc(&sys->frames, (uint32_t)want, out);
     kswapd_poke(sys);
+    if (got < min)              /* frames waiting in the pool, their pages freed */
+        got += pool_drain(sys, (uint32_t)(want - got), out + got);
     if (got >= min)
         return (int)got;
     uint64_t start = 0;
@@ -454,6 +466,8 @@ int frames_get(struct vmk_system *sys, size_t min, size_t want, uint32_t *out)
             sched_yield();
         }
         got += frames_alloc(&sys->frames, (uint32_t)(want - got), out + got);
+        if (got < min)
+            got += pool_drain(sys, (uint32_t)(want - got), out + got);
     }
     return (int)got;
 }

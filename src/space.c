@@ -8,6 +8,7 @@
  * VMA structures for a split) is done first.
  */
 #include "internal.h"
+#include "fileonce.h"
 #include "reap.h"
 #include "mmu.h"
 #include "store.h"
@@ -165,6 +166,13 @@ VMK_API int vmk_protect(vmk_space *as, void *addr, size_t len, int prot)
         if ((prot & VMK_PROT_WRITE) && o->file_shared && !o->file_writable) {
             rw_write_unlock(&sys->maplock);
             return -EACCES;
+        }
+    }
+    for (size_t i = vma_index_of(sys, lo); i < sys->nvmas && sys->vmas[i]->start < hi; i++) {
+        struct vmk_object *o = sys->vmas[i]->obj;
+        if (o->once && prot != VMK_PROT_READ && (r = fileonce_end(o)) < 0) {
+            rw_write_unlock(&sys->maplock);      /* read-only is what mapped once means */
+            return r;
         }
     }
     if ((r = vma_reserve(sys, 2)) < 0 || (r = split_at(sys, lo)) < 0 || (r = split_at(sys, hi)) < 0) {

@@ -132,6 +132,7 @@ static void fill(struct vmk_system *sys, struct vmk_counters *c, vmk_stats *out)
     out->file_readahead = ctr_get(c, C_FILE_RA);
     out->file_readahead_hits = ctr_get(c, C_FILE_RA_HITS);
     out->file_readahead_waste = ctr_get(c, C_FILE_RA_WASTE);
+    out->file_pages_moved = ctr_get(c, C_FILE_MOVED);
     uint64_t now = stats_now_ns();
     out->stall_some_ns = stall_some_ns(c, now);
     out->wall_ns = now - sys->ctr.opened_ns;
@@ -205,6 +206,9 @@ VMK_API void vmk_stats_print(const vmk_stats *s, FILE *f)
                 (unsigned long long)s->file_readahead_waste,
                 (unsigned long long)(settled < s->file_readahead ? s->file_readahead - settled : 0));
     }
+    if (s->file_pages_moved)
+        fprintf(f, "file pages moved  %12llu  (recycled pages the device wrote, mapped once)\n",
+                (unsigned long long)s->file_pages_moved);
     fprintf(f, "resident          %12llu  (peak %llu of %llu frames)\n",
             (unsigned long long)s->resident, (unsigned long long)s->resident_peak,
             (unsigned long long)s->frames_total);

@@ -3,6 +3,7 @@
  * that the SIGBUS handler searches for the system owning an address.
  */
 #include "internal.h"
+#include "pagepool.h"
 #include "reap.h"
 #include "fileasync.h"
 #include "statlog.h"
@@ -102,6 +103,7 @@ static void system_free(struct vmk_system *sys)
         sys->policy.ops->fini(&sys->policy);
     if (sys->rs)
         reclaim_fini(sys);
+    pool_fini(sys);
     if (sys->frames.map)
         frames_fini(&sys->frames);
     if (sys->swap.refs)
@@ -157,7 +159,7 @@ static int system_setup(struct vmk_system *sys)
 {
     int r;
     sys->cow_map_budget = map_budget();
-    if ((r = mmu_uffd_open(&sys->uffd)) < 0)
+    if ((r = mmu_uffd_open(&sys->uffd, &sys->uffd_move)) < 0)
         return r;
     if ((r = store_open(&sys->store_fd)) < 0)
         return r;
@@ -166,6 +168,8 @@ static int system_setup(struct vmk_system *sys)
     if ((r = frames_init(&sys->frames, (uint32_t)(sys->cfg.memory_limit / PAGE_SIZE_))) < 0)
         return r;
     if ((r = reclaim_init(sys)) < 0)
+        return r;
+    if ((r = pool_init(sys)) < 0)
         return r;
     sys->bounce = mmap(NULL, (size_t)BOUNCE_BUFS * FA_MAX * PAGE_SIZE_, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

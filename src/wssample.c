@@ -120,7 +120,7 @@ static uint32_t sample_frame(struct vmk_system *sys, uint32_t f, uint32_t now, u
                              uint32_t budget)
 {
     struct vmk_object *o = atomic_load_explicit(&sys->frames.map[f].obj, memory_order_acquire);
-    if (!o || !ws_older_than(sys, f, now, age))
+    if (!o || o->once || !ws_older_than(sys, f, now, age))   /* once: an unmap drops it */
         return 0;
     uint32_t pg = atomic_load_explicit(&sys->frames.map[f].page, memory_order_relaxed);
     if (pg >= o->npages || !(pte_read(&o->ptes[pg]) & PTE_REF))
