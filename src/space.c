@@ -52,8 +52,13 @@ static int unmap_part(struct vmk_system *sys, size_t i)
     size_t n = (v->end - v->start) >> PAGE_SHIFT_;
     int r = file_sync_range(v->obj, v->pgoff, n, false);   /* like munmap: no fsync */
     cow_forget_maps(sys, v);
+    /* Pages mapped once live in the mapping itself: released while it is
+     * there (a zap after the munmap could hit someone else's new mapping). */
+    bool early = v->obj->once && !v->obj->file_shared;
+    if (early)
+        object_release_pages(v->obj, v->pgoff, n);
     mmu_unmap((void *)v->start, v->end - v->start);
-    if (!v->obj->file_shared)
+    if (!v->obj->file_shared && !early)
         object_release_pages(v->obj, v->pgoff, n);
     vma_remove_at(sys, i);
     return r;
@@ -170,8 +175,8 @@ VMK_API int vmk_protect(vmk_space *as, void *addr, size_t len, int prot)
     }
     for (size_t i = vma_index_of(sys, lo); i < sys->nvmas && sys->vmas[i]->start < hi; i++) {
         struct vmk_object *o = sys->vmas[i]->obj;
-        if (o->once && prot != VMK_PROT_READ && (r = fileonce_end(o)) < 0) {
-            rw_write_unlock(&sys->maplock);      /* read-only is what mapped once means */
+        if (o->once && (r = fileonce_end(o)) < 0) {  /* its kernel mapping is read-write */
+            rw_write_unlock(&sys->maplock);
             return r;
         }
     }

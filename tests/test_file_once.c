@@ -225,6 +225,15 @@ static void endings(const char *path)
           "two mappings of the file disagree with it");
     CHECK(vmk_unmap(b, (void *)m2, len) == 0 && vmk_unmap(a, (void *)m, len) == 0, "vmk_unmap");
 
+    /* A private mapping once, unmapped whole with its pages in place, then again. */
+    for (int k = 0; k < 2; k++) {
+        m = vmk_map_file(a, fd, 0, len, VMK_PROT_READ, VMK_MAP_PRIVATE);
+        CHECK(m, "vmk_map_file private");
+        CHECK(check_range(m, 0, 2000) == 0, "private mapping %d", k);
+        CHECK(vmk_unmap(a, (void *)m, len) == 0, "vmk_unmap");
+    }
+    CHECK(get_stats(s).resident == 0, "pages left resident after the unmaps");
+
     /* A fork of the space. */
     m = vmk_map_file(a, fd, 0, len, VMK_PROT_READ, VMK_MAP_PRIVATE);
     CHECK(m, "vmk_map_file private");
