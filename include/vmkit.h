@@ -327,8 +327,8 @@ typedef struct vmk_stats {
                                    deep as the live forks only */
     uint64_t file_pages_moved;  /* file pages of a mapping read-only and alone
                                    on its file (mapped once) that came in as a
-                                   recycled page moved into place: the device
-                                   wrote them, nothing zeroed or copied them */
+                                   recycled page moved into place: no page
+                                   allocated, zeroed or freed for them */
 } vmk_stats;
 
 /* System-wide counters.  Errors: -EINVAL. */

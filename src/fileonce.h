@@ -19,9 +19,9 @@ bool  fileonce_wanted(struct vmk_system *sys, struct vmk_object *o, int prot);
 /* The kernel mapping of such a VMA: NULL and *err on failure. */
 void *fileonce_map(struct vmk_system *sys, size_t len, int *err);
 /* Pages [pg, pg+n) of o (vma's object, mapped once; entries locked, never
- * read) read from the file into recycled pages (the pool's, then the
- * reader's staging pages, staging: FA_RUN pages of the caller's own) and
- * moved into vma write-protected.  Frames into fr (n at most).  Returns how
+ * read) read from the file into staging (FA_RUN pages of the caller's own),
+ * copied into recycled pages from the pool and moved into vma
+ * write-protected (the rest copied in as new pages).  Frames into fr (n at most).  Returns how
  * many of the first pages are in place, each with its frame fr[i]; the
  * others have no frame and stay locked for the caller.  -EIO: none (a read
  * failed); 0: no frame could be had or the file ends before pg. */

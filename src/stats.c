@@ -207,7 +207,7 @@ VMK_API void vmk_stats_print(const vmk_stats *s, FILE *f)
                 (unsigned long long)(settled < s->file_readahead ? s->file_readahead - settled : 0));
     }
     if (s->file_pages_moved)
-        fprintf(f, "file pages moved  %12llu  (recycled pages the device wrote, mapped once)\n",
+        fprintf(f, "file pages moved  %12llu  (recycled pages moved into place: files mapped once)\n",
                 (unsigned long long)s->file_pages_moved);
     fprintf(f, "resident          %12llu  (peak %llu of %llu frames)\n",
             (unsigned long long)s->resident, (unsigned long long)s->resident_peak,
