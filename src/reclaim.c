@@ -13,9 +13,12 @@
  *   2. dirty victims (and pages with no swap copy) are copied from the
  *      frame-store and written to swap, in runs of consecutive slots;
  *      clean victims keep the slot they were read from (swap cache).
- *   3. punch the victims out of the frame-store (memory returns to the OS).
- *   4. each entry becomes SWAP|slot, its frame goes back to the free stack,
- *      BUSY is cleared and sleepers wake.
+ *   3. punch the victims out of the frame-store (memory returns to the OS);
+ *      the pages of a file mapped once move to the pool with their frames
+ *      instead (fileonce.c, pagepool.c), or are dropped from its VMA.
+ *   4. each entry becomes SWAP|slot, its frame goes back to the free stack
+ *      (a pooled one stays with its page, takeable from here on), BUSY is
+ *      cleared and sleepers wake.
  *
  * A victim that cannot be written (swap full, I/O error) stays resident and
  * dirty: data is never dropped.  If nothing at all can be evicted, the
