@@ -126,7 +126,7 @@ int fileonce_read(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, uint32
     }
     /* The pool's pages take the first bytes and move into place; the
      * staging pages give the rest by copy (new pages). */
-    uint32_t done = 0, placed = 0, from_pool = 0, moved = 0;
+    uint32_t done = 0, placed = 0, from_pool = 0;
     for (uint32_t x = 0; x < next && done < pages && placed == done; x++) {
         uint32_t cnt = ext[x].n < pages - done ? ext[x].n : pages - done, mv;
         uintptr_t slot = pool_addr(sys, ext[x].slot);
@@ -135,7 +135,6 @@ int fileonce_read(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, uint32
         from_pool += mv;
         done += cnt;
     }
-    moved = from_pool;
     if (placed == done && done < pages && done >= k) {
         size_t len = (size_t)(pages - done) << PAGE_SHIFT_;
         uintptr_t dst = vma_addr(vma, pg + done);
@@ -147,8 +146,8 @@ int fileonce_read(struct vmk_system *sys, struct vmk_vma *vma, size_t pg, uint32
     pool_done(sys, ext, next, from_pool < k);      /* pages left in slots are freed */
     if (m > placed)
         frames_free(&sys->frames, fr + placed, m - placed);
-    if (moved)
-        fault_count(sys, o->owner, C_FILE_MOVED, moved);
+    if (from_pool)
+        fault_count(sys, o->owner, C_FILE_MOVED, from_pool);
     return got < 0 && !placed ? -EIO : (int)placed;
 }
 
