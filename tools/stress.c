@@ -35,7 +35,11 @@ int vmk_cmd_stress(int argc, char **argv);
 
 enum { SLOTS = 6, MAXPAGES = 256, SPACES = 2 };
 
-enum kind { ANON, FILE_SHARED, FILE_PRIVATE };
+/* FILE_RO: a file of known bytes mapped read-only through a read-only
+ * descriptor (shared or private): alone on its file, such a mapping is
+ * "mapped once" in a system with readers (src/fileonce.c), until a fork, a
+ * split or vmk_protect ends that. */
+enum kind { ANON, FILE_SHARED, FILE_PRIVATE, FILE_RO };
 
 struct region {
     uint64_t *base;
@@ -45,6 +49,8 @@ struct region {
     enum kind kind;
     int fd;                        /* file regions: an unlinked temporary file */
     size_t foff;                   /* file page of the first page */
+    uint32_t fbase;                /* FILE_RO: the file's bytes (file_seed) */
+    int shared;                    /* FILE_RO: mapped shared */
     uint32_t seed[MAXPAGES];
 };
 
@@ -97,6 +103,12 @@ static void check_page(struct stress *st, int id, vmk_space *as, struct region *
         }
 }
 
+/* The seed of file page fp of a FILE_RO region's file. */
+static uint32_t file_seed(const struct region *r, size_t fp)
+{
+    return (r->fbase + (uint32_t)fp * 2654435761u) | 1;
+}
+
 static void write_page(struct region *r, size_t p, uint32_t seed)
 {
     uint64_t *pg = r->base + p * 512;
@@ -129,7 +141,8 @@ static void check_file(struct stress *st, int id, struct region *r, uint64_t *s)
             unexpected(st, id, "pread of a mapped file", -errno);
             return;
         }
-        uint32_t seed = r->kind == FILE_SHARED ? r->seed[p] : 0;
+        uint32_t seed = r->kind == FILE_SHARED ? r->seed[p]
+                        : r->kind == FILE_RO ? file_seed(r, r->foff + p) : 0;
         for (size_t w = 0; w < 512; w += 31)
             if (pagebuf[w] != word(seed, w)) {
                 if (atomic_fetch_add(&st->mismatches, 1) < 3)
@@ -141,6 +154,30 @@ static void check_file(struct stress *st, int id, struct region *r, uint64_t *s)
                 return;
             }
     }
+}
+
+/* A FILE_RO region's file: its pages' words written, then a read-only
+ * descriptor of it (what vmkit's readers need); -1 on failure. */
+static int ro_file(struct region *r)
+{
+    int fd = temp_file(r->npages), ro = -1;
+    if (fd < 0)
+        return -1;
+    uint64_t pagebuf[512];
+    memset(pagebuf, 0, sizeof pagebuf);
+    size_t p = 0;
+    for (; p < r->npages; p++) {
+        for (size_t w = 0; w < 512; w += 31)
+            pagebuf[w] = word(file_seed(r, p), w);
+        if (pwrite(fd, pagebuf, 4096, (off_t)(p * 4096)) != 4096)
+            break;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    if (p == r->npages)
+        ro = open(path, O_RDONLY | O_CLOEXEC);
+    close(fd);
+    return ro;
 }
 
 static void region_close(struct region *r)
@@ -155,13 +192,29 @@ static void op_map(struct stress *st, int id, vmk_space **sp, struct region *r, 
 {
     r->space = (int)(rnd(s) % SPACES);
     r->npages = 1 + rnd(s) % MAXPAGES;
-    unsigned k = rnd(s) % 10;
-    r->kind = k < 7 ? ANON : k < 9 ? FILE_SHARED : FILE_PRIVATE;
+    unsigned k = rnd(s) % 12;
+    r->kind = k < 7 ? ANON : k < 9 ? FILE_SHARED : k < 10 ? FILE_PRIVATE : FILE_RO;
     r->fd = -1;
     r->foff = 0;
     int rw = VMK_PROT_READ | VMK_PROT_WRITE;
     if (r->kind == ANON) {
         r->base = vmk_map_anon(sp[r->space], r->npages * 4096, rw);
+    } else if (r->kind == FILE_RO) {
+        r->fbase = (uint32_t)rnd(s);
+        r->shared = (int)(rnd(s) % 2);
+        r->base = NULL;
+        if ((r->fd = ro_file(r)) >= 0)
+            r->base = vmk_map_file(sp[r->space], r->fd, 0, r->npages * 4096, VMK_PROT_READ,
+                                   r->shared ? VMK_MAP_SHARED : VMK_MAP_PRIVATE);
+        if (!r->base) {
+            unexpected(st, id, "vmk_map_file read-only", -errno);
+            region_close(r);
+            return;
+        }
+        r->prot = VMK_PROT_READ;
+        for (size_t p = 0; p < r->npages; p++)
+            r->seed[p] = file_seed(r, p);
+        return;
     } else if ((r->fd = temp_file(r->npages)) >= 0) {
         r->base = vmk_map_file(sp[r->space], r->fd, 0, r->npages * 4096, rw,
                                r->kind == FILE_SHARED ? VMK_MAP_SHARED : VMK_MAP_PRIVATE);
@@ -238,9 +291,11 @@ static void one_op(struct stress *st, int id, vmk_space **sp, struct region *reg
     else if (op < 8) {
         int prot = rnd(s) % 3 ? VMK_PROT_READ | VMK_PROT_WRITE : VMK_PROT_READ;
         int err = vmk_protect(as, r->base, r->npages * 4096, prot);
-        if (err)
-            unexpected(st, id, "vmk_protect", err);
-        r->prot = prot;
+        int refused = r->kind == FILE_RO && r->shared && (prot & VMK_PROT_WRITE);
+        if (refused ? err != -EACCES : err != 0)   /* a read-only file shared: EACCES */
+            unexpected(st, id, "vmk_protect", err ? err : -EINVAL);
+        if (!err)
+            r->prot = prot;
     } else if (op < 10)
         op_bad(st, id, as, r, s);
     else if (op < 13)
@@ -252,7 +307,10 @@ static void one_op(struct stress *st, int id, vmk_space **sp, struct region *reg
         else
             check_file(st, id, r, s);
     }
-    else if (op < 50 && (r->prot & VMK_PROT_WRITE)) {
+    else if (op < 17 && r->kind == FILE_RO) {
+        for (size_t q = 0; q < r->npages; q++)   /* in order: readahead, the readers */
+            check_page(st, id, as, r, q);
+    } else if (op < 50 && (r->prot & VMK_PROT_WRITE)) {
         write_page(r, p, (uint32_t)rnd(s) | 1);
         if (st->self_test && id == 0)            /* the model now disagrees */
             r->seed[p] ^= 2;
@@ -383,7 +441,7 @@ static void *stress_thread(void *arg)
 static int stress_usage(FILE *f)
 {
     fprintf(f, "usage: vmkit stress [--seconds 20] [--threads 4] [--seed S] [--limit 1M] [--self-test]\n"
-               "Random map (anonymous, shared and private file)/unmap/protect/write/read/check/\n"
+               "Random map (anonymous, shared and private file, read-only file)/unmap/protect/write/read/check/\n"
                "sync/fork/reset operations from many threads on one\n"
                "system with a tiny budget, every read checked against a model.  Exit 0 only\n"
                "with no mismatch and no unexpected error; --seed reproduces a run.\n"
@@ -396,10 +454,12 @@ static void progress(struct stress *st, double t0)
     vmk_stats s;
     vmk_stats_get(st->sys, &s);
     double el = cli_now() - t0;
-    fprintf(stderr, "  %5.1f s  %10llu ops  %8.0f ops/s  faults %llu  in %llu  out %llu  mismatches %llu\n",
+    fprintf(stderr, "  %5.1f s  %10llu ops  %8.0f ops/s  faults %llu  in %llu  out %llu  file %llu "
+            "(moved %llu)  mismatches %llu\n",
             el, (unsigned long long)atomic_load(&st->ops), (double)atomic_load(&st->ops) / el,
             (unsigned long long)s.faults, (unsigned long long)s.pages_swapped_in,
-            (unsigned long long)s.pages_swapped_out, (unsigned long long)atomic_load(&st->mismatches));
+            (unsigned long long)s.pages_swapped_out, (unsigned long long)s.pages_file_read,
+            (unsigned long long)s.file_pages_moved, (unsigned long long)atomic_load(&st->mismatches));
 }
 
 int vmk_cmd_stress(int argc, char **argv)
