@@ -118,7 +118,7 @@ static int run_keep(struct vmk_system *sys, struct vmk_object *o, const struct r
  * once.  Returns the pages brought in (fewer than n if the file shrank; see
  * run_keep), or -errno with the pages unlocked.
  *
- * Two ways.  With readers (fileasync.c) a run is read straight into the
+ * Two ways, and a third.  With readers (fileasync.c) a run is read straight into the
  * frame-store (fileio.c, O_DIRECT) and mapped with UFFDIO_CONTINUE: the
  * kernel's page cache is not used, so it starts no readahead of its own
  * beside the readers' (a sequential pread would, and the file would be
@@ -129,7 +129,9 @@ static int run_keep(struct vmk_system *sys, struct vmk_object *o, const struct r
  * when the page is in the page cache already (a direct read waits for the
  * device).  A stand-in VMA's run (cow.c: a private file page read after a
  * fork) goes through the page cache too: it has no readers, and the
- * kernel was asked to read ahead into the page cache for it.
+ * kernel was asked to read ahead into the page cache for it.  A run of an
+ * object mapped once (fileonce.c) has no frame-store pages to read into:
+ * it is read with O_DIRECT into a bounce buffer and copied in place.
  */
 static int run_in(struct vmk_system *sys, struct vmk_vma *vma, const struct ra_plan *plan,
                   size_t first, uint32_t n, const uint32_t *fr, uint64_t *vals, int write)

@@ -364,7 +364,7 @@ void *mmu_map_anon(int uffd, size_t len, int *err)
         .range = { .start = (uintptr_t)p, .len = len },
         .mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
     };
-    if (uffd >= 0 && ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+    if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
         *err = -errno;
         munmap(p, len);
         return NULL;

@@ -52,9 +52,9 @@ int   mmu_writeprotect_all(int uffd, const struct mmu_range *r, size_t n);
  * mapping). */
 int   mmu_move_out(uintptr_t addr, size_t len, void **scratch, size_t *scratch_len);
 /* Private anonymous memory, read-write for the kernel, registered with uffd
- * (missing and write-protect faults; uffd < 0: not registered): a VMA whose
- * pages are moved in and out (fileonce.c) or the pool they wait in
- * (pagepool.c).  NULL and *err on failure. */
+ * (missing and write-protect faults): a VMA whose pages are moved in and
+ * out (fileonce.c) or the pool they wait in (pagepool.c).  NULL and *err
+ * on failure. */
 void *mmu_map_anon(int uffd, size_t len, int *err);
 /* Move the anonymous pages of [src, src+len) to [dst, dst+len)
  * (UFFDIO_MOVE: page-table entries change hands, no copy).  dst must be
